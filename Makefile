@@ -1,0 +1,49 @@
+# tierocr: `make demo` parses the bundled sample, `make test` runs the test suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= demo-output
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the tests use: Tesseract and its English, Simplified Chinese and German data.
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu
+
+.PHONY: demo test install install-dev system-deps lint bench eval clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-dev: $(BIN)/python system-deps
+	$(BIN)/pip install -q -e '.[dev]'
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+demo: install
+	$(BIN)/tierocr parse src/tierocr/samples/sample.pdf -o $(OUT) --format both
+	@echo "Markdown and JSON of the sample are in $(OUT)/"
+
+test: install-dev
+	$(BIN)/python -m pytest -q
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: install-dev
+	$(BIN)/python bench/throughput.py
+
+eval: install-dev
+	$(BIN)/tierocr eval ../shared/corpus --baseline -o reports/eval
+
+clean:
+	rm -rf $(VENV) $(OUT) reports .pytest_cache .ruff_cache

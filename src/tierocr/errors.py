@@ -1,0 +1,20 @@
+"""Errors a user can act on: each names the input and the reason."""
+
+from __future__ import annotations
+
+
+class TierOcrError(Exception):
+    """Base of tierocr's own errors."""
+
+
+class InputError(TierOcrError):
+    """An input could not be read: corrupt, encrypted, empty, too large or of an unsupported type."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class EngineUnavailableError(TierOcrError):
+    """An engine was asked for that is not installed or not configured on this machine."""
