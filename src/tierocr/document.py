@@ -103,7 +103,9 @@ class QualityVerdict(BaseModel):
 
     accepted: bool
     score: float | None = None
-    signals: dict[str, float] = Field(default_factory=dict, description="Every signal that fired, with its value.")
+    signals: dict[str, float] = Field(
+        default_factory=dict, description="Every signal that fired, with its value."
+    )
     reasons: list[str] = Field(default_factory=list)
 
 

@@ -1,0 +1,130 @@
+"""PDF input through pypdfium2 (Apache/BSD): pages rendered on demand, text layer read per page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pypdfium2 as pdfium
+from PIL import Image
+
+from tierocr.config import InputSettings
+from tierocr.errors import InputError
+from tierocr.inputs.base import FailedPageInput, LoadedDocument, PageInput, TextLayer
+from tierocr.inputs.pages import parse_page_range
+from tierocr.inputs.sniff import PDF
+from tierocr.inputs.textlayer import extract_text_layer, measure_image_coverage
+
+
+class PdfPageInput(PageInput):
+    """A PDF page; its raster and its text layer are produced only when asked for."""
+
+    def __init__(self, page: pdfium.PdfPage, number: int, settings: InputSettings, source: str) -> None:
+        self._page = page
+        self.number = number
+        width_pt, height_pt = page.get_size()
+        max_pixels = settings.max_image_pixels
+        # A poster-sized page at 200 dpi is tens of megapixels that OCR would shrink again anyway.
+        dpi = min(float(settings.dpi), settings.max_page_side * 72.0 / max(width_pt, height_pt, 1.0))
+        self.dpi = round(dpi, 2)
+        self._scale = self.dpi / 72.0
+        self._height_pt = height_pt
+        self.width = round(width_pt * self._scale)
+        self.height = round(height_pt * self._scale)
+        if self.width * self.height > max_pixels:
+            raise InputError(
+                source,
+                f"page {number} would render to {self.width}x{self.height} px at {dpi:g} dpi, "
+                f"over the limit of {max_pixels} pixels",
+            )
+        self._image: Image.Image | None = None
+        self._text_layer: TextLayer | None = None
+        self._text_read = False
+
+    @property
+    def pdf_page(self) -> pdfium.PdfPage:
+        """The underlying PDFium page, for stages that read vector content (tables from ruling lines)."""
+        return self._page
+
+    @property
+    def image(self) -> Image.Image:
+        if self._image is None:
+            bitmap = self._page.render(scale=self._scale)
+            self._image = bitmap.to_pil().convert("RGB")
+            bitmap.close()
+        return self._image
+
+    @property
+    def text_layer(self) -> TextLayer | None:
+        if not self._text_read:
+            self._text_read = True
+            layer = extract_text_layer(self._page, self._scale, self._height_pt)
+            if layer.char_count:
+                measure_image_coverage(self._page, layer, self._scale)
+            self._text_layer = layer
+        return self._text_layer
+
+    def close(self) -> None:
+        self._image = None
+        self._page.close()
+
+
+class PdfDocument(LoadedDocument):
+    def __init__(
+        self,
+        data: Path | bytes,
+        name: str,
+        settings: InputSettings,
+        pages: str | None,
+        password: str | None = None,
+    ) -> None:
+        self.name = name
+        self.mime_type = PDF
+        self._settings = settings
+        password = password if password is not None else settings.password
+        try:
+            self._pdf = pdfium.PdfDocument(data, password=password)
+        except pdfium.PdfiumError as exc:
+            raise InputError(name, _explain_pdfium_error(exc, password)) from exc
+        self.page_count = len(self._pdf)
+        if self.page_count == 0:
+            self._pdf.close()
+            raise InputError(name, "the PDF has no pages")
+        try:
+            self.selected = parse_page_range(pages, self.page_count)
+        except ValueError as exc:
+            self._pdf.close()
+            raise InputError(name, str(exc)) from exc
+
+    def iter_pages(self) -> Iterator[PageInput]:
+        for number in self.selected:
+            # One unreadable or oversized page must not cost the rest of the document.
+            try:
+                page = self._pdf[number - 1]
+            except pdfium.PdfiumError as exc:
+                yield FailedPageInput(number, self._settings.dpi, f"page cannot be read: {exc}")
+                continue
+            try:
+                page_input = PdfPageInput(page, number, self._settings, self.name)
+            except InputError as exc:
+                page.close()
+                yield FailedPageInput(number, self._settings.dpi, exc.reason)
+                continue
+            try:
+                yield page_input
+            finally:
+                page_input.close()
+
+    def close(self) -> None:
+        self._pdf.close()
+
+
+def _explain_pdfium_error(exc: pdfium.PdfiumError, password: str | None) -> str:
+    message = str(exc)
+    if "password" in message.lower():
+        if password:
+            return "the PDF is encrypted and the password given is wrong"
+        return "the PDF is encrypted: give its password (--password / TIEROCR_INPUT_PASSWORD)"
+    if "format" in message.lower() or "corrupt" in message.lower():
+        return "not a readable PDF (corrupt or truncated)"
+    return f"PDFium could not open it: {message}"

@@ -1,0 +1,158 @@
+"""Reading a PDF page's own text, and deciding whether it can be trusted instead of OCR.
+
+The layer is cheap and exact when it is real, and worthless when it is missing (scans), partial (a scan
+with a stamped header) or mojibake (fonts without a ToUnicode map, private-use glyph runs). The facts
+for that decision are gathered here; the decision itself is :func:`is_usable`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from tierocr.config import TextLayerSettings
+from tierocr.document import BBox
+from tierocr.inputs.base import TextLayer, TextLine
+
+#: Resolution of the ink map used for the coverage check: enough to see text, cheap to render.
+_INK_DPI = 50
+
+
+def is_bad_char(ch: str) -> bool:
+    """Characters that no correct text layer produces: replacement, controls, private-use glyph codes."""
+    if ch == "\ufffd":
+        return True
+    cat = unicodedata.category(ch)
+    if cat == "Co":
+        return True
+    return cat == "Cc" and ch not in "\t\n\r"
+
+
+def extract_text_layer(page: pdfium.PdfPage, scale: float, page_height_pt: float) -> TextLayer:
+    """Lines of the page's text with boxes in pixels at ``scale`` (pixels per PDF point)."""
+    textpage = page.get_textpage()
+    try:
+        n_chars = textpage.count_chars()
+        lines: list[TextLine] = []
+        chars: list[str] = []
+        boxes: list[tuple[float, float, float, float]] = []
+        heights: list[float] = []
+        bad = 0
+        counted = 0
+
+        def flush() -> None:
+            text = "".join(chars).strip()
+            if text and boxes:
+                x0 = min(b[0] for b in boxes)
+                y0 = min(b[1] for b in boxes)
+                x1 = max(b[2] for b in boxes)
+                y1 = max(b[3] for b in boxes)
+                lines.append(
+                    TextLine(
+                        text=" ".join(text.split()),
+                        bbox=BBox(x0=x0, y0=y0, x1=x1, y1=y1),
+                        char_height=float(np.median(heights)) if heights else y1 - y0,
+                    )
+                )
+            chars.clear()
+            boxes.clear()
+            heights.clear()
+
+        for i in range(n_chars):
+            code = pdfium_c.FPDFText_GetUnicode(textpage, i)
+            ch = chr(code) if 0 < code < 0x110000 else "\ufffd"
+            if ch in "\r\n":
+                flush()
+                continue
+            generated = pdfium_c.FPDFText_IsGenerated(textpage, i) == 1
+            if not ch.isspace():
+                counted += 1
+                if is_bad_char(ch):
+                    bad += 1
+            chars.append(ch)
+            if generated or ch.isspace():
+                continue
+            # Loose boxes span the font's ascent to descent, so every line of one font gets the same
+            # height whatever its letters; tight boxes make "ace" shorter than "Philip" and fake headings.
+            left, bottom, right, top = textpage.get_charbox(i, loose=True)
+            if right <= left or top <= bottom:
+                continue
+            boxes.append(
+                (
+                    left * scale,
+                    (page_height_pt - top) * scale,
+                    right * scale,
+                    (page_height_pt - bottom) * scale,
+                )
+            )
+            heights.append((top - bottom) * scale)
+        flush()
+    finally:
+        textpage.close()
+    return TextLayer(lines=lines, char_count=counted, bad_char_count=bad)
+
+
+def measure_image_coverage(page: pdfium.PdfPage, layer: TextLayer, scale: float) -> None:
+    """Fill in how much of the page is raster image and how much of that image's ink the layer covers.
+
+    A page that is mostly a scanned image but whose layer covers little of the scan's ink is a scan with
+    a partial layer (a stamp, a running header): it needs OCR even though it has some text.
+    """
+    width_pt, height_pt = page.get_size()
+    rects: list[tuple[float, float, float, float]] = []
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)):
+        left, bottom, right, top = obj.get_bounds()
+        left, right = max(left, 0.0), min(right, width_pt)
+        bottom, top = max(bottom, 0.0), min(top, height_pt)
+        if right > left and top > bottom:
+            rects.append((left, height_pt - top, right, height_pt - bottom))
+    if not rects:
+        layer.image_coverage = 0.0
+        return
+    ink_scale = _INK_DPI / 72.0
+    gray = np.asarray(page.render(scale=ink_scale, grayscale=True).to_pil().convert("L"))
+    h, w = gray.shape
+    in_image = np.zeros((h, w), dtype=bool)
+    for x0, y0, x1, y1 in rects:
+        rows = slice(int(y0 * ink_scale), int(np.ceil(y1 * ink_scale)))
+        in_image[rows, int(x0 * ink_scale) : int(np.ceil(x1 * ink_scale))] = True
+    layer.image_coverage = float(in_image.mean())
+    ink = (gray < 128) & in_image
+    total_ink = int(ink.sum())
+    if total_ink < 0.002 * h * w:
+        layer.image_ink_covered = None
+        return
+    covered = np.zeros((h, w), dtype=bool)
+    factor = ink_scale / scale
+    for line in layer.lines:
+        b = line.bbox
+        pad = line.char_height * factor * 0.3
+        covered[
+            max(int(b.y0 * factor - pad), 0) : int(b.y1 * factor + pad) + 1,
+            max(int(b.x0 * factor - pad), 0) : int(b.x1 * factor + pad) + 1,
+        ] = True
+    layer.image_ink_covered = float((ink & covered).sum() / total_ink)
+
+
+def is_usable(layer: TextLayer | None, settings: TextLayerSettings) -> tuple[bool, str]:
+    """Whether to take the page from its text layer, and a reason a user can read."""
+    if layer is None:
+        return False, "no text layer"
+    if layer.char_count < settings.min_chars:
+        return False, f"text layer has {layer.char_count} characters (< {settings.min_chars})"
+    bad_ratio = layer.bad_char_count / max(layer.char_count, 1)
+    if bad_ratio > settings.max_bad_char_ratio:
+        return False, f"text layer is mojibake: {bad_ratio:.0%} unmappable or private-use characters"
+    if (
+        layer.image_coverage >= 0.5
+        and layer.image_ink_covered is not None
+        and layer.image_ink_covered < settings.min_ink_coverage
+    ):
+        return False, (
+            f"scanned page ({layer.image_coverage:.0%} image) whose text layer covers only "
+            f"{layer.image_ink_covered:.0%} of its ink"
+        )
+    return True, f"text layer usable ({layer.char_count} characters)"

@@ -1,0 +1,233 @@
+"""From ordered lines to schema blocks: paragraphs, headings, list items and page furniture.
+
+This is the no-model path shared by the text layer and every classical engine, so each tier's output
+gets the same structure. The cues are geometric (gaps, heights, indentation) and lexical (bullets,
+page-number shapes), which hold across languages and sources rather than for one corpus.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+
+from tierocr.document import BBox, Block, BlockKind, Provenance
+from tierocr.layout.reading_order import Line, Section, median_height, order_lines
+
+_BULLET = re.compile(r"^\s*(?:[•●○◦▪▫■□‣⁃∙·\-–*]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|[ivxIVX]{1,4}[.)])\s+\S")
+_PAGE_NUMBER = re.compile(
+    r"^\s*(?:(?:page|p\.|seite|pág\.?)\s*)?[-–—]?\s*(?:\d{1,4}|[ivxlcdm]{1,6})\s*[-–—]?"
+    r"(?:\s*(?:of|/|von|de)\s*\d{1,4})?\s*$",
+    re.IGNORECASE,
+)
+#: Top and bottom bands of the page (as a share of its height) where running headers and footers live.
+_FURNITURE_BAND = 0.075
+
+
+def _is_cjk(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        0x3040 <= code <= 0x30FF
+        or 0x3400 <= code <= 0x9FFF
+        or 0xAC00 <= code <= 0xD7AF
+        or 0xF900 <= code <= 0xFAFF
+        or 0xFF00 <= code <= 0xFFEF
+        or 0x3000 <= code <= 0x303F
+    )
+
+
+def join_lines(texts: list[str]) -> str:
+    """Join wrapped lines into running text: undo end-of-line hyphenation, no spaces between CJK."""
+    out = ""
+    for text in texts:
+        text = text.strip()
+        if not text:
+            continue
+        if not out:
+            out = text
+        elif out.endswith("-") and len(out) > 1 and out[-2].isalpha() and text[0].islower():
+            out = out[:-1] + text
+        elif _is_cjk(out[-1]) and _is_cjk(text[0]):
+            out += text
+        else:
+            out += " " + text
+    return out
+
+
+def _paragraphs(rows: list[list[Line]]) -> list[list[list[Line]]]:
+    """Split a section's rows into paragraphs.
+
+    Cues, all relative to the section itself so they hold for any font size and for OCR boxes (which are
+    padded) as well as text-layer boxes: a vertical gap clearly above the section's usual line gap, a
+    change of text size, a list bullet, a first-line indent, a short last line ending a sentence, and
+    table-like rows (several cells) which stay lines of their own.
+    """
+    boxes = [_row_box(row) for row in rows]
+    gaps = [b.y0 - a.y1 for a, b in itertools.pairwise(boxes)]
+    usual_gap = statistics.median(gaps) if len(gaps) >= 2 else None
+    left = min((b.x0 for b in boxes), default=0.0)
+    right = max((b.x1 for b in boxes), default=0.0)
+    paragraphs: list[list[list[Line]]] = []
+    for i, row in enumerate(rows):
+        if i == 0:
+            paragraphs.append([row])
+            continue
+        prev, prev_box, box = rows[i - 1], boxes[i - 1], boxes[i]
+        h_prev, h_row = median_height(prev), median_height(row)
+        h = min(h_prev, h_row)
+        gap = box.y0 - prev_box.y1
+        threshold = 0.6 * h if usual_gap is None else max(usual_gap, 0.0) + 0.4 * h
+        big_gap = gap > threshold
+        indented = box.x0 - left > 1.2 * h and prev_box.x0 - left < 0.5 * h
+        short_end = prev_box.x1 < right - 0.2 * (right - left) and prev[-1].text.rstrip().endswith(
+            (".", ":", "!", "?", "。")
+        )
+        new_paragraph = (
+            big_gap
+            or max(h_prev, h_row) / max(h, 1.0) > 1.25
+            or _BULLET.match(row[0].text) is not None
+            or indented
+            or short_end
+            or len(prev) > 1
+            or len(row) > 1
+        )
+        if new_paragraph:
+            paragraphs.append([row])
+        else:
+            paragraphs[-1].append(row)
+    return paragraphs
+
+
+def _row_box(row: list[Line]) -> BBox:
+    box = row[0].bbox
+    for line in row[1:]:
+        box = box.union(line.bbox)
+    return box
+
+
+def _furniture_kind(line_text: str, box: BBox, page_height: float) -> BlockKind | None:
+    if _PAGE_NUMBER.match(line_text):
+        return BlockKind.PAGE_NUMBER
+    if box.y1 <= _FURNITURE_BAND * page_height:
+        return BlockKind.HEADER
+    if box.y0 >= (1 - _FURNITURE_BAND) * page_height:
+        return BlockKind.FOOTER
+    return None
+
+
+def _mark_furniture(sections: list[Section], page_height: float, body_height: float) -> set[int]:
+    """ids of rows that are running headers, footers or page numbers.
+
+    Rows inside the top (bottom) band count when the band as a whole is set apart from the body by a
+    clear gap, or when they have the shape of a page number: a title that merely starts high on the page
+    runs into the body without such a gap and is kept.
+    """
+    rows = [row for section in sections for row in section.rows]
+    if len(rows) < 3:
+        return set()
+    boxes = {id(row): _row_box(row) for row in rows}
+    top_first = sorted(rows, key=lambda row: boxes[id(row)].y0)
+    bottom_first = sorted(rows, key=lambda row: -boxes[id(row)].y1)
+    marked: set[int] = set()
+    for ordered, top in ((top_first, True), (bottom_first, False)):
+        # The furniture is the run of rows from the edge up to the widest gap inside the band.
+        best_k, best_gap = 0, 0.0
+        reach = 0.0 if top else page_height
+        for k, row in enumerate(ordered[:-1]):
+            box = boxes[id(row)]
+            if top:
+                if box.y1 > _FURNITURE_BAND * page_height:
+                    break
+                reach = max(reach, box.y1)
+                gap = boxes[id(ordered[k + 1])].y0 - reach
+            else:
+                if box.y0 < (1 - _FURNITURE_BAND) * page_height:
+                    break
+                reach = min(reach, box.y0)
+                gap = reach - boxes[id(ordered[k + 1])].y1
+            if gap > best_gap:
+                best_k, best_gap = k + 1, gap
+        for row in ordered[:best_k]:
+            text = " ".join(ln.text for ln in row)
+            if len(text) <= 160 and (best_gap >= body_height or _PAGE_NUMBER.match(text)):
+                marked.add(id(row))
+    return marked
+
+
+def _heading_level(height: float, body_height: float) -> int | None:
+    ratio = height / max(body_height, 1.0)
+    if ratio >= 1.8:
+        return 1
+    if ratio >= 1.4:
+        return 2
+    if ratio >= 1.2:
+        return 3
+    return None
+
+
+def lines_to_blocks(
+    lines: list[Line],
+    page_width: float,
+    page_height: float,
+    provenance: Provenance,
+) -> list[Block]:
+    """Blocks in reading order for one page's lines."""
+    if not lines:
+        return []
+    sections = order_lines(lines, page_width)
+    body_height = statistics.median(ln.height for section in sections for ln in section.lines)
+    furniture = _mark_furniture(sections, page_height, body_height)
+    blocks: list[Block] = []
+    for section in sections:
+        kept_rows: list[list[Line]] = []
+        for row in section.rows:
+            if id(row) in furniture:
+                text = " ".join(ln.text for ln in row)
+                box = _row_box(row)
+                blocks.append(
+                    Block(
+                        kind=_furniture_kind(text, box, page_height) or BlockKind.HEADER,
+                        text=text,
+                        bbox=box,
+                        confidence=_mean_confidence(row),
+                        provenance=provenance,
+                    )
+                )
+            else:
+                kept_rows.append(row)
+        for paragraph in _paragraphs(kept_rows):
+            blocks.append(_paragraph_block(paragraph, body_height, provenance))
+    return blocks
+
+
+def _mean_confidence(lines: list[Line]) -> float | None:
+    values = [ln.confidence for ln in lines if ln.confidence is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _paragraph_block(paragraph: list[list[Line]], body_height: float, provenance: Provenance) -> Block:
+    flat = [ln for row in paragraph for ln in row]
+    box = _row_box(flat)
+    if any(len(row) > 1 for row in paragraph):
+        # Cells of one row are kept apart so a table-like row does not read as one sentence.
+        text = "\n".join("  ".join(ln.text for ln in row) for row in paragraph)
+    else:
+        text = join_lines([row[0].text for row in paragraph])
+    kind = BlockKind.TEXT
+    level: int | None = None
+    height = median_height(flat)
+    heading_level = _heading_level(height, body_height)
+    if _BULLET.match(text):
+        kind = BlockKind.LIST_ITEM
+    elif heading_level is not None and len(paragraph) <= 3 and len(text) <= 200 and not text.endswith("."):
+        kind = BlockKind.HEADING
+        level = heading_level
+    return Block(
+        kind=kind,
+        text=text,
+        bbox=box,
+        confidence=_mean_confidence(flat),
+        provenance=provenance,
+        level=level,
+        attributes={"line_height": round(height, 2)},
+    )

@@ -1,0 +1,152 @@
+"""Reading order for lines of text without a layout model.
+
+Lines are grouped into rows (lines that share a vertical band), rows into *bands* that share the same
+column gutters, and a band whose columns look like running text is read column by column; anything else
+(a table, a form, a single column) is read row by row, left to right. A line that crosses a gutter (a
+full-width title, a wide figure caption) closes the band, so a title above two columns is read first and
+a second pair of columns below a full-width figure is read after it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from tierocr.document import BBox
+
+
+@dataclass(slots=True)
+class Line:
+    """A line of text from any source (text layer or OCR), in page pixels."""
+
+    text: str
+    bbox: BBox
+    confidence: float | None = None
+    height: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.height:
+            self.height = self.bbox.height
+
+
+@dataclass(slots=True)
+class Section:
+    """A run of lines read in one flow: one column of a band, or a band read row by row."""
+
+    lines: list[Line]
+    columnar: bool = False
+    rows: list[list[Line]] = field(default_factory=list)
+
+
+def median_height(lines: list[Line]) -> float:
+    heights = [line.height for line in lines if line.height > 0]
+    return statistics.median(heights) if heights else 10.0
+
+
+def group_rows(lines: list[Line]) -> list[list[Line]]:
+    """Lines whose vertical extents overlap by at least half the smaller height share a row."""
+    rows: list[list[Line]] = []
+    row_top = row_bottom = 0.0
+    for line in sorted(lines, key=lambda ln: (ln.bbox.y0 + ln.bbox.y1) / 2):
+        if rows:
+            overlap = min(row_bottom, line.bbox.y1) - max(row_top, line.bbox.y0)
+            smaller = min(row_bottom - row_top, line.bbox.height)
+            if smaller > 0 and overlap >= 0.5 * smaller:
+                rows[-1].append(line)
+                row_top, row_bottom = min(row_top, line.bbox.y0), max(row_bottom, line.bbox.y1)
+                continue
+        rows.append([line])
+        row_top, row_bottom = line.bbox.y0, line.bbox.y1
+    for row in rows:
+        row.sort(key=lambda ln: ln.bbox.x0)
+    return rows
+
+
+def gutters(lines: list[Line], min_gap: float) -> list[tuple[float, float]]:
+    """Empty vertical strips between the leftmost and rightmost ink of ``lines``, at least min_gap wide."""
+    spans = sorted((ln.bbox.x0, ln.bbox.x1) for ln in lines)
+    out: list[tuple[float, float]] = []
+    reach = spans[0][1]
+    for x0, x1 in spans[1:]:
+        if x0 - reach >= min_gap:
+            out.append((reach, x0))
+        reach = max(reach, x1)
+    return out
+
+
+def _crosses(line: Line, gutter: tuple[float, float]) -> bool:
+    return line.bbox.x0 < gutter[1] and line.bbox.x1 > gutter[0]
+
+
+def split_bands(rows: list[list[Line]], min_gap: float) -> list[list[list[Line]]]:
+    """Consecutive rows that keep at least one common gutter open form a band."""
+    bands: list[list[list[Line]]] = []
+    band_gutters: list[tuple[float, float]] = []
+    for row in rows:
+        if bands:
+            merged = [ln for r in bands[-1] for ln in r] + row
+            candidate = gutters(merged, min_gap)
+            if band_gutters:
+                kept = [g for g in candidate if any(g[0] < b[1] and g[1] > b[0] for b in band_gutters)]
+                if kept and not any(_crosses(ln, g) for ln in row for g in kept):
+                    bands[-1].append(row)
+                    band_gutters = kept
+                    continue
+            elif not gutters(row, min_gap):
+                bands[-1].append(row)
+                continue
+            elif len(bands[-1]) == 1 and candidate:
+                # A one-row band (say the first line of a left column) may open the columns below it.
+                bands[-1].append(row)
+                band_gutters = candidate
+                continue
+        bands.append([row])
+        band_gutters = gutters(row, min_gap) if len(row) > 1 else []
+    return bands
+
+
+def _columns(lines: list[Line], gaps: list[tuple[float, float]]) -> list[list[Line]]:
+    edges = [(g[0] + g[1]) / 2 for g in gaps]
+    columns: list[list[Line]] = [[] for _ in range(len(edges) + 1)]
+    for line in lines:
+        centre = (line.bbox.x0 + line.bbox.x1) / 2
+        columns[sum(1 for edge in edges if centre > edge)].append(line)
+    return [col for col in columns if col]
+
+
+def _looks_like_text_columns(columns: list[list[Line]], page_width: float) -> bool:
+    """Running-text columns are wide and filled by their lines; table columns are narrow or ragged."""
+    if len(columns) < 2 or len(columns) > 4:
+        return False
+    for col in columns:
+        x0 = min(ln.bbox.x0 for ln in col)
+        x1 = max(ln.bbox.x1 for ln in col)
+        width = x1 - x0
+        if width < 0.18 * page_width:
+            return False
+        if len(col) >= 2 and statistics.median(ln.bbox.width for ln in col) < 0.55 * width:
+            return False
+    return any(len(col) >= 3 for col in columns)
+
+
+def order_lines(lines: list[Line], page_width: float) -> list[Section]:
+    """The page's lines as sections in reading order."""
+    if not lines:
+        return []
+    height = median_height(lines)
+    min_gap = max(1.2 * height, 0.015 * page_width)
+    sections: list[Section] = []
+    for band in split_bands(group_rows(lines), min_gap):
+        band_lines = [ln for row in band for ln in row]
+        gaps = gutters(band_lines, min_gap) if len(band) > 1 else []
+        columns = _columns(band_lines, gaps) if gaps else []
+        if columns and _looks_like_text_columns(columns, page_width):
+            for col in columns:
+                # A column may itself hold columns (a sidebar inside a column): order it again.
+                inner = order_lines(col, page_width) if len(col) > 1 else [Section(col, rows=[col])]
+                for section in inner:
+                    section.columnar = True
+                sections.extend(inner)
+        else:
+            sections.append(Section(band_lines, rows=band))
+    return sections

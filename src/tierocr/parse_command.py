@@ -1,0 +1,162 @@
+"""`tierocr parse`: documents in, Markdown and JSON out, one clear line per input that fails."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tierocr.config import Settings, load_settings
+from tierocr.document import Document
+from tierocr.engines import available_engines
+from tierocr.errors import TierOcrError
+from tierocr.inputs import expand_inputs
+from tierocr.pipeline import Pipeline
+from tierocr.render.chunks import chunk_document
+from tierocr.render.json import render_json
+from tierocr.render.markdown import render_markdown
+
+log = logging.getLogger(__name__)
+
+
+class OutputFormat(StrEnum):
+    md = "md"
+    json = "json"
+    both = "both"
+
+
+def _output_stem(path: Path, taken: set[str]) -> str:
+    """A file name for ``path``'s outputs that no earlier input of the same call has used."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in path.stem) or "document"
+    candidate, n = stem, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stem}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def write_outputs(
+    doc: Document, outdir: Path, stem: str, fmt: OutputFormat, settings: Settings, chunks: bool
+) -> list[Path]:
+    outdir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if fmt in (OutputFormat.md, OutputFormat.both):
+        md_path = outdir / f"{stem}.md"
+        md_path.write_text(render_markdown(doc, settings.render), encoding="utf-8")
+        written.append(md_path)
+    if fmt in (OutputFormat.json, OutputFormat.both):
+        json_path = outdir / f"{stem}.json"
+        json_path.write_text(render_json(doc), encoding="utf-8")
+        written.append(json_path)
+    if chunks:
+        chunk_path = outdir / f"{stem}.chunks.jsonl"
+        with chunk_path.open("w", encoding="utf-8") as fh:
+            for chunk in chunk_document(doc, settings.render):
+                fh.write(chunk.model_dump_json() + "\n")
+        written.append(chunk_path)
+    return written
+
+
+def parse_command(
+    inputs: Annotated[list[Path], typer.Argument(help="PDF or image files, or directories of them.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Output directory; Markdown goes to stdout when absent."),
+    ] = None,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="What to write into the output directory.")
+    ] = (OutputFormat.md),
+    pages: Annotated[str | None, typer.Option(help="Page range, e.g. 1-3,7 (default: all).")] = None,
+    dpi: Annotated[
+        int | None, typer.Option(help="Rasterisation DPI for PDF pages (default from config).")
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help=f"Classical OCR engine: {', '.join(available_engines())} (default from config)."),
+    ] = None,
+    lang: Annotated[str | None, typer.Option(help="Comma-separated languages, e.g. en,ch_sim.")] = None,
+    password: Annotated[str | None, typer.Option(help="Password for encrypted PDFs.")] = None,
+    no_text_layer: Annotated[
+        bool, typer.Option("--no-text-layer", help="OCR every page, ignore PDF text.")
+    ] = False,
+    chunks: Annotated[bool, typer.Option("--chunks", help="Also write RAG chunks as JSON lines.")] = False,
+    config: Annotated[Path | None, typer.Option(help="YAML config file (else TIEROCR_CONFIG).")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Parse documents into Markdown and JSON. Exit code 0 only if every input succeeded."""
+    err = Console(stderr=True)
+    try:
+        settings = load_settings(
+            config,
+            input={"dpi": dpi, "password": password},
+            ocr={
+                "engine": engine,
+                "languages": [x.strip() for x in lang.split(",") if x.strip()] if lang else None,
+            },
+            text_layer={"enabled": False} if no_text_layer else None,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/red] configuration: {exc}")
+        raise typer.Exit(2) from exc
+    files = expand_inputs(inputs)
+    if not files:
+        err.print("[red]error:[/red] no input documents found")
+        raise typer.Exit(2)
+    pipeline = Pipeline(settings)
+    failures = 0
+    taken: set[str] = set()
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+    )
+    with progress:
+        overall = progress.add_task("documents", total=len(files))
+        for path in files:
+            try:
+                doc = _parse_one(pipeline, path, pages, progress)
+            except TierOcrError as exc:
+                failures += 1
+                err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+                progress.advance(overall)
+                continue
+            bad_pages = [p.number for p in doc.pages if p.errors]
+            if bad_pages:
+                failures += 1
+                for page in doc.pages:
+                    for error in page.errors:
+                        err.print(
+                            f"[red]error:[/red] {path}: page {page.number}: {error.message}",
+                            highlight=False,
+                            soft_wrap=True,
+                        )
+            if output is None:
+                sys.stdout.write(render_markdown(doc, settings.render))
+                sys.stdout.flush()
+            else:
+                written = write_outputs(doc, output, _output_stem(path, taken), fmt, settings, chunks)
+                err.print(f"{path} -> {', '.join(str(w) for w in written)}", highlight=False)
+            progress.advance(overall)
+    if failures:
+        raise typer.Exit(1)
+
+
+def _parse_one(pipeline: Pipeline, path: Path, pages: str | None, progress: Progress) -> Document:
+    with pipeline.iter_pages(path, pages=pages) as stream:
+        task = progress.add_task(f"  {path.name}", total=stream.total)
+        doc = stream.document
+        for page in stream:
+            doc.pages.append(page)
+            progress.advance(task)
+        progress.remove_task(task)
+    return doc
