@@ -56,6 +56,9 @@ class PageInput(ABC):
     def text_layer(self) -> TextLayer | None:
         return None
 
+    def release(self) -> None:  # noqa: B027 - optional hook, most pages hold nothing worth freeing
+        """Free what the page holds (raster, native handles) once the pipeline is done with it."""
+
 
 class FailedPageInput(PageInput):
     """A page that could not be loaded; the pipeline keeps it as an empty page carrying the reason."""

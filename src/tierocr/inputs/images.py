@@ -57,7 +57,10 @@ class ImageDocument(LoadedDocument):
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 self._image = Image.open(stream)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise InputError(name, f"image is too large to decode safely ({exc})") from exc
+            raise InputError(
+                name,
+                f"image is over the limit of {settings.max_image_pixels} pixels (possible decompression bomb): {exc}",
+            ) from exc
         except UnidentifiedImageError as exc:
             raise InputError(name, "not a readable image (corrupt or truncated)") from exc
         except OSError as exc:

@@ -17,12 +17,16 @@ from tierocr.inputs.textlayer import extract_text_layer, measure_image_coverage
 
 
 class PdfPageInput(PageInput):
-    """A PDF page; its raster and its text layer are produced only when asked for."""
+    """A PDF page; its PDFium handle, raster and text layer are produced only when asked for.
 
-    def __init__(self, page: pdfium.PdfPage, number: int, settings: InputSettings, source: str) -> None:
-        self._page = page
+    The pipeline releases each page once done with it so memory stays flat over long documents; a page
+    touched again after that simply reopens its handle, so holding on to pages is safe, only dearer.
+    """
+
+    def __init__(self, pdf: pdfium.PdfDocument, number: int, settings: InputSettings, source: str) -> None:
+        self._pdf = pdf
         self.number = number
-        width_pt, height_pt = page.get_size()
+        width_pt, height_pt = pdf.get_page_size(number - 1)
         max_pixels = settings.max_image_pixels
         # A poster-sized page at 200 dpi is tens of megapixels that OCR would shrink again anyway.
         dpi = min(float(settings.dpi), settings.max_page_side * 72.0 / max(width_pt, height_pt, 1.0))
@@ -34,22 +38,25 @@ class PdfPageInput(PageInput):
         if self.width * self.height > max_pixels:
             raise InputError(
                 source,
-                f"page {number} would render to {self.width}x{self.height} px at {dpi:g} dpi, "
+                f"page {number} would render to {self.width}x{self.height} px at {self.dpi:g} dpi, "
                 f"over the limit of {max_pixels} pixels",
             )
+        self._page: pdfium.PdfPage | None = None
         self._image: Image.Image | None = None
         self._text_layer: TextLayer | None = None
         self._text_read = False
 
     @property
     def pdf_page(self) -> pdfium.PdfPage:
-        """The underlying PDFium page, for stages that read vector content (tables from ruling lines)."""
+        """The PDFium page, for stages that read vector content (tables from ruling lines)."""
+        if self._page is None:
+            self._page = self._pdf[self.number - 1]
         return self._page
 
     @property
     def image(self) -> Image.Image:
         if self._image is None:
-            bitmap = self._page.render(scale=self._scale)
+            bitmap = self.pdf_page.render(scale=self._scale)
             self._image = bitmap.to_pil().convert("RGB")
             bitmap.close()
         return self._image
@@ -58,15 +65,17 @@ class PdfPageInput(PageInput):
     def text_layer(self) -> TextLayer | None:
         if not self._text_read:
             self._text_read = True
-            layer = extract_text_layer(self._page, self._scale, self._height_pt)
+            layer = extract_text_layer(self.pdf_page, self._scale, self._height_pt)
             if layer.char_count:
-                measure_image_coverage(self._page, layer, self._scale)
+                measure_image_coverage(self.pdf_page, layer, self._scale)
             self._text_layer = layer
         return self._text_layer
 
-    def close(self) -> None:
+    def release(self) -> None:
         self._image = None
-        self._page.close()
+        if self._page is not None:
+            self._page.close()
+            self._page = None
 
 
 class PdfDocument(LoadedDocument):
@@ -100,20 +109,17 @@ class PdfDocument(LoadedDocument):
         for number in self.selected:
             # One unreadable or oversized page must not cost the rest of the document.
             try:
-                page = self._pdf[number - 1]
+                page_input = PdfPageInput(self._pdf, number, self._settings, self.name)
+            except InputError as exc:
+                yield FailedPageInput(number, self._settings.dpi, exc.reason)
+                continue
             except pdfium.PdfiumError as exc:
                 yield FailedPageInput(number, self._settings.dpi, f"page cannot be read: {exc}")
                 continue
             try:
-                page_input = PdfPageInput(page, number, self._settings, self.name)
-            except InputError as exc:
-                page.close()
-                yield FailedPageInput(number, self._settings.dpi, exc.reason)
-                continue
-            try:
                 yield page_input
             finally:
-                page_input.close()
+                page_input.release()
 
     def close(self) -> None:
         self._pdf.close()

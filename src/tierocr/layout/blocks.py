@@ -179,9 +179,15 @@ def lines_to_blocks(
     furniture = _mark_furniture(sections, page_height, body_height)
     blocks: list[Block] = []
     for section in sections:
-        kept_rows: list[list[Line]] = []
-        for row in section.rows:
-            if id(row) in furniture:
+        run: list[list[Line]] = []
+        for row in section.rows + [[]]:
+            if row and id(row) not in furniture:
+                run.append(row)
+                continue
+            # A furniture row (or the end of the section) closes the run of body rows before it.
+            blocks.extend(_paragraph_block(p, body_height, provenance) for p in _paragraphs(run))
+            run = []
+            if row:
                 text = " ".join(ln.text for ln in row)
                 box = _row_box(row)
                 blocks.append(
@@ -193,10 +199,6 @@ def lines_to_blocks(
                         provenance=provenance,
                     )
                 )
-            else:
-                kept_rows.append(row)
-        for paragraph in _paragraphs(kept_rows):
-            blocks.append(_paragraph_block(paragraph, body_height, provenance))
     return blocks
 
 
