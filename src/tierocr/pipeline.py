@@ -72,7 +72,9 @@ class Pipeline:
     def __init__(self, settings: Settings, engine: OcrEngine | None = None) -> None:
         self.settings = settings
         self._engine = engine
-        self._orientation = OrientationFixer() if settings.ocr.fix_rotation else None
+        self._orientation = (
+            OrientationFixer(settings.ocr.rotation_min_confidence) if settings.ocr.fix_rotation else None
+        )
 
     @property
     def engine(self) -> OcrEngine:

@@ -114,19 +114,33 @@ def _columns(lines: list[Line], gaps: list[tuple[float, float]]) -> list[list[Li
     return [col for col in columns if col]
 
 
-def _looks_like_text_columns(columns: list[list[Line]], page_width: float) -> bool:
-    """Running-text columns are wide and filled by their lines; table columns are narrow or ragged."""
-    if len(columns) < 2 or len(columns) > 4:
+def _looks_like_text_columns(columns: list[list[Line]], rows: list[list[Line]], page_width: float) -> bool:
+    """Whether a band's columns are running text (read one after the other) rather than a table.
+
+    Text columns hold words and are either filled by their lines or ragged independently of each other
+    (a two-column questionnaire); a table's columns are terse, or ragged in lockstep, row by row.
+    """
+    if len(columns) < 2 or len(columns) > 8:
         return False
+    filled = True
     for col in columns:
         x0 = min(ln.bbox.x0 for ln in col)
         x1 = max(ln.bbox.x1 for ln in col)
         width = x1 - x0
-        if width < 0.18 * page_width:
+        if width < 0.1 * page_width:
+            return False
+        if len(col) >= 3 and statistics.median(len(ln.text) for ln in col) < 8:
             return False
         if len(col) >= 2 and statistics.median(ln.bbox.width for ln in col) < 0.55 * width:
-            return False
-    return any(len(col) >= 3 for col in columns)
+            filled = False
+    if not any(len(col) >= 3 for col in columns):
+        return False
+    # Sentence-long lines in every column are prose even when ragged and aligned (a two-column form).
+    if filled or all(statistics.median(len(ln.text) for ln in col) >= 25 for col in columns):
+        return True
+    column_of = {id(ln): i for i, col in enumerate(columns) for ln in col}
+    shared = sum(1 for row in rows if len({column_of[id(ln)] for ln in row}) > 1)
+    return shared < 0.5 * len(rows)
 
 
 def order_lines(lines: list[Line], page_width: float) -> list[Section]:
@@ -134,13 +148,13 @@ def order_lines(lines: list[Line], page_width: float) -> list[Section]:
     if not lines:
         return []
     height = median_height(lines)
-    min_gap = max(1.2 * height, 0.015 * page_width)
+    min_gap = max(0.75 * height, 0.01 * page_width)
     sections: list[Section] = []
     for band in split_bands(group_rows(lines), min_gap):
         band_lines = [ln for row in band for ln in row]
         gaps = gutters(band_lines, min_gap) if len(band) > 1 else []
         columns = _columns(band_lines, gaps) if gaps else []
-        if columns and _looks_like_text_columns(columns, page_width):
+        if columns and _looks_like_text_columns(columns, band, page_width):
             for col in columns:
                 # A column may itself hold columns (a sidebar inside a column): order it again.
                 inner = order_lines(col, page_width) if len(col) > 1 else [Section(col, rows=[col])]
