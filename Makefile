@@ -4,10 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= demo-output
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests use: Tesseract and its English, Simplified Chinese and German data.
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu
+# Debian packages the tests use: Tesseract and its English, Simplified Chinese and German data; redis-server
+# for the GPU lease tests.
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu redis-server
 
-.PHONY: demo test install install-dev system-deps lint bench eval clean
+.PHONY: demo test install install-dev system-deps lint bench eval clean bench-api
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,8 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
 install-dev: $(BIN)/python system-deps
+	# a CPU torch build from local disk first; an unpinned torch would pull a multi-GB CUDA build
+	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 
 system-deps:
@@ -41,6 +44,9 @@ lint: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/throughput.py
+
+bench-api: install-dev
+	$(BIN)/python bench/api.py
 
 eval: install-dev
 	$(BIN)/tierocr eval ../shared/corpus --baseline -o reports/eval
