@@ -1,0 +1,248 @@
+"""The HTTP face: an OpenAI-compatible app built from settings alone, so tests and the CLI build it alike.
+
+`create_app` reads no environment; the caller passes `VlmServerSettings`, optionally a model loader (tests
+and benchmarks swap in their own) and a lease factory (the GPU lease). Every error, including FastAPI's
+own 404 and 405, leaves as OpenAI's error JSON so clients surface the message instead of a parse error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import PurePath
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tierocr.config import VlmServerSettings
+from tierocr.vlm_server.batcher import DynamicBatcher, Job
+from tierocr.vlm_server.images import load_image
+from tierocr.vlm_server.jobs import GenRequest, ServedModel
+from tierocr.vlm_server.memory import LeaseFactory, ModelLoader, ModelManager, no_lease
+from tierocr.vlm_server.protocol import (
+    ApiError,
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Choice,
+    ImagePart,
+    TextPart,
+    Usage,
+    completion_id,
+    now,
+)
+from tierocr.vlm_server.streaming import stream_response, whole_answer_stream
+from tierocr.vlm_server.structured import StructuredSpec, spec_for, validate_answer
+
+log = logging.getLogger(__name__)
+
+
+def default_loader(settings: VlmServerSettings) -> ServedModel:
+    from tierocr.vlm_server.model import TransformersModel
+
+    return TransformersModel.load(settings)
+
+
+def served_name(settings: VlmServerSettings) -> str:
+    if settings.served_model_name:
+        return settings.served_model_name
+    if settings.model is None:
+        return "unset"
+    return PurePath(settings.model.rstrip("/")).name or settings.model
+
+
+class VlmServer:
+    """The app's state: settings, the model manager, the batcher and one HTTP client for image URLs."""
+
+    def __init__(self, settings: VlmServerSettings, loader: ModelLoader, lease: LeaseFactory) -> None:
+        self.settings = settings
+        self.name = served_name(settings)
+        self.manager = ModelManager(settings, loader, lease)
+        self.batcher = DynamicBatcher(settings, self.manager, lease)
+        self.http: httpx.AsyncClient | None = None
+
+    def check_model(self, requested: str | None) -> None:
+        """Accept our name, the configured model, or a hub id ending in our name (`zai-org/GLM-OCR`)."""
+        accepted = {self.name.lower(), (self.settings.model or "").lower()}
+        if requested is not None and not {requested.lower(), PurePath(requested).name.lower()} & accepted:
+            raise ApiError(
+                404,
+                f"model {requested!r} is not served here; this server serves {self.name!r}",
+                code="model_not_found",
+                param="model",
+            )
+
+    async def parse(self, request: Request) -> ChatCompletionRequest:
+        body = await request.body()
+        if len(body) > self.settings.max_request_bytes:
+            raise ApiError(413, f"request body is larger than {self.settings.max_request_bytes} bytes")
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"request body is not valid JSON: {exc}", code="invalid_json") from exc
+        try:
+            return ChatCompletionRequest.model_validate(payload)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ApiError(400, f"{where}: {first['msg']}", param=where or None) from exc
+
+    async def to_gen_request(self, req: ChatCompletionRequest, spec: StructuredSpec | None) -> GenRequest:
+        s = self.settings
+        images = []
+        messages: list[dict[str, Any]] = []
+        for message in req.messages:
+            parts: list[dict[str, Any]] = []
+            raw = [TextPart(type="text", text=message.content)] if isinstance(message.content, str) else None
+            for part in raw or message.content:
+                if isinstance(part, ImagePart):
+                    if len(images) >= s.max_images_per_request:
+                        raise ApiError(400, f"more than {s.max_images_per_request} images", param="messages")
+                    if self.http is None:
+                        raise ApiError(503, "server is starting", type_="server_error")
+                    images.append(await load_image(part.image_url.url, s, self.http))
+                    parts.append({"type": "image"})
+                elif isinstance(part, TextPart):
+                    parts.append({"type": "text", "text": part.text})
+            messages.append({"role": message.role, "content": parts})
+        if not any(m["role"] == "user" for m in messages):
+            raise ApiError(400, "messages need at least one user message", param="messages")
+        max_tokens = req.max_completion_tokens or req.max_tokens or s.default_max_tokens
+        if max_tokens > s.max_tokens_limit:
+            raise ApiError(
+                400,
+                f"max_tokens {max_tokens} is above this server's {s.max_tokens_limit}",
+                param="max_tokens",
+            )
+        temperature = s.default_temperature if req.temperature is None else req.temperature
+        return GenRequest(
+            messages=messages,
+            images=images,
+            max_new_tokens=max_tokens,
+            temperature=temperature,
+            top_p=1.0 if req.top_p is None else req.top_p,
+            stops=req.stop_list(),
+            frequency_penalty=req.frequency_penalty,
+            presence_penalty=req.presence_penalty,
+            repetition_penalty=req.repetition_penalty,
+            task=req.task,
+            structured=spec,
+        )
+
+    def health(self) -> dict[str, Any]:
+        m = self.manager
+        return {
+            "status": "ok",
+            "model": self.name,
+            "model_loaded": m.loaded,
+            "model_type": m.model_type(),
+            "device": m.device(),
+            "memory_used_mb": m.memory_used_mb(),
+            "loads": m.loads,
+            "unloads": m.unloads,
+            "queued": self.batcher.queued,
+            **self.batcher.stats.as_dict(),
+        }
+
+
+async def _await_result(job: Job) -> Any:
+    try:
+        return await job.future
+    except asyncio.CancelledError:
+        job.request.cancelled.set()
+        raise
+
+
+def create_app(
+    settings: VlmServerSettings, *, loader: ModelLoader | None = None, lease: LeaseFactory | None = None
+) -> FastAPI:
+    server = VlmServer(settings, loader or default_loader, lease or no_lease)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        server.http = httpx.AsyncClient(timeout=settings.image_fetch_timeout_s)
+        tasks = [asyncio.create_task(server.batcher.run()), asyncio.create_task(server.manager.watch_idle())]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await server.http.aclose()
+            await server.manager.unload()  # SIGTERM lands here through uvicorn's shutdown
+
+    app = FastAPI(title="tierocr vlm-serve", lifespan=lifespan)
+    app.state.server = server
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else None
+        return JSONResponse(
+            ApiError(exc.status_code, str(exc.detail), code=code).body(), status_code=exc.status_code
+        )
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        body = ApiError(500, f"internal error: {exc}", type_="server_error").body()
+        return JSONResponse(body, status_code=500)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return server.health()
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        card = {
+            "id": server.name,
+            "object": "model",
+            "created": 0,
+            "owned_by": "tierocr",
+            "root": settings.model,
+        }
+        return {"object": "list", "data": [card]}
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat_completions(request: Request) -> Any:
+        req = await server.parse(request)
+        server.check_model(req.model)
+        spec = spec_for(req)
+        gen = await server.to_gen_request(req, spec)
+        cid, created = completion_id(), now()
+        include_usage = req.stream_options is not None and req.stream_options.include_usage
+        if req.stream and spec is None:
+            job = server.batcher.submit(gen, stream=True)
+            return stream_response(job, cid, server.name, created, include_usage)
+        job = server.batcher.submit(gen)
+        result = await _await_result(job)
+        text = validate_answer(result.text, spec) if spec is not None else result.text
+        usage = Usage(
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            total_tokens=result.prompt_tokens + result.completion_tokens,
+        )
+        if req.stream:  # structured answers are validated whole, then sent as one chunk
+            return whole_answer_stream(
+                text, result.finish_reason, usage, cid, server.name, created, include_usage
+            )
+        completion = ChatCompletion(
+            id=cid,
+            created=created,
+            model=server.name,
+            choices=[Choice(message=AssistantMessage(content=text), finish_reason=result.finish_reason)],
+            usage=usage,
+        )
+        return completion.model_dump()
+
+    return app

@@ -1,0 +1,67 @@
+"""`tierocr vlm-serve`: flags override settings; unset flags fall through to YAML, env and defaults."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class DType(StrEnum):
+    auto = "auto"
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+
+
+def vlm_serve(
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model folder, or a hub id already in the local cache.")
+    ] = None,
+    device: Annotated[
+        Device | None, typer.Option("--device", help="cpu, cuda, or auto (cuda if visible).")
+    ] = None,
+    dtype: Annotated[
+        DType | None,
+        typer.Option("--dtype", help="float32 for cards without usable half precision; auto picks per card."),
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Listen port.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
+) -> None:
+    """Serve an OCR vision-language model (GLM-OCR, PaddleOCR-VL, LightOnOCR) over OpenAI's chat API.
+
+    Settings not given as flags come from TIEROCR_VLM_SERVER_* variables, the YAML file, then defaults.
+    """
+    from tierocr.config import load_settings
+
+    overrides = {
+        "model": model,
+        "device": device.value if device else None,
+        "dtype": dtype.value if dtype else None,
+        "host": host,
+        "port": port,
+    }
+    settings = load_settings(config, vlm_server=overrides).vlm_server
+    if settings.model is None:
+        raise typer.BadParameter(
+            "no model: pass --model or set TIEROCR_VLM_SERVER_MODEL", param_hint="--model"
+        )
+    try:
+        import uvicorn
+
+        from tierocr.vlm_server.app import create_app
+    except ImportError as exc:
+        raise typer.BadParameter(f"{exc.name} is missing: pip install 'tierocr[vlm]'") from exc
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    # uvicorn turns SIGTERM into a graceful shutdown, whose lifespan exit unloads the model.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
