@@ -97,7 +97,11 @@ class TesseractEngine(OcrEngine):
         lines: list[OcrLine] = []
         with self._lock:
             self._api.SetImage(image.convert("RGB"))
-            self._api.Recognize()
+            try:
+                self._api.Recognize()
+            except RuntimeError:
+                # tesserocr raises when the page holds no text at all (seen on small table crops).
+                return []
             iterator = self._api.GetIterator()
             if iterator is None:
                 return []

@@ -61,9 +61,23 @@ def extract_text_layer(page: pdfium.PdfPage, scale: float, page_height_pt: float
             boxes.clear()
             heights.clear()
 
+        pending_high = 0
         for i in range(n_chars):
             code = pdfium_c.FPDFText_GetUnicode(textpage, i)
+            # PDFium hands out UTF-16 code units: join surrogate pairs, never emit a lone surrogate.
+            if 0xD800 <= code <= 0xDBFF:
+                pending_high = code
+                continue
+            if 0xDC00 <= code <= 0xDFFF:
+                code = 0x10000 + ((pending_high - 0xD800) << 10) + (code - 0xDC00) if pending_high else 0xFFFD
+            pending_high = 0
             ch = chr(code) if 0 < code < 0x110000 else "\ufffd"
+            if ch == "\x02":
+                # PDFium's mark for a soft hyphen, which it leaves in place of the line break: end the line
+                # with a hyphen so that paragraph joining mends the word.
+                chars.append("-")
+                flush()
+                continue
             if ch in "\r\n":
                 flush()
                 continue

@@ -114,29 +114,36 @@ def _columns(lines: list[Line], gaps: list[tuple[float, float]]) -> list[list[Li
     return [col for col in columns if col]
 
 
-def _looks_like_text_columns(columns: list[list[Line]], rows: list[list[Line]], page_width: float) -> bool:
-    """Whether a band's columns are running text (read one after the other) rather than a table.
+def _column_stats(col: list[Line]) -> tuple[float, bool, float]:
+    """(width, filled by its lines, median characters per line) of one column."""
+    x0 = min(ln.bbox.x0 for ln in col)
+    x1 = max(ln.bbox.x1 for ln in col)
+    width = x1 - x0
+    filled = len(col) < 2 or statistics.median(ln.bbox.width for ln in col) >= 0.55 * width
+    return width, filled, statistics.median(len(ln.text) for ln in col)
 
-    Text columns hold words and are either filled by their lines or ragged independently of each other
-    (a two-column questionnaire); a table's columns are terse, or ragged in lockstep, row by row.
+
+def _looks_like_text_columns(columns: list[list[Line]], rows: list[list[Line]], page_width: float) -> bool:
+    """Whether a band's columns are page columns (read one after the other) rather than a table.
+
+    A column of justified prose (filled by its lines, sentence-long, several lines) next to anything
+    makes the gutter a page gutter: a table inside the other column is ordered later, within it. Without
+    one, prose-like columns that are ragged independently of each other (a two-column questionnaire) are
+    page columns too; columns ragged in lockstep, row by row, are a table.
     """
     if len(columns) < 2 or len(columns) > 8:
         return False
-    filled = True
-    for col in columns:
-        x0 = min(ln.bbox.x0 for ln in col)
-        x1 = max(ln.bbox.x1 for ln in col)
-        width = x1 - x0
-        if width < 0.1 * page_width:
-            return False
-        if len(col) >= 3 and statistics.median(len(ln.text) for ln in col) < 8:
-            return False
-        if len(col) >= 2 and statistics.median(ln.bbox.width for ln in col) < 0.55 * width:
-            filled = False
+    stats = [_column_stats(col) for col in columns]
+    if any(width < 0.1 * page_width for width, _, _ in stats):
+        return False
     if not any(len(col) >= 3 for col in columns):
         return False
+    if any(filled and chars >= 20 and len(col) >= 5 for col, (_, filled, chars) in zip(columns, stats, strict=True)):
+        return True
+    if any(len(col) >= 3 and chars < 8 for col, (_, _, chars) in zip(columns, stats, strict=True)):
+        return False
     # Sentence-long lines in every column are prose even when ragged and aligned (a two-column form).
-    if filled or all(statistics.median(len(ln.text) for ln in col) >= 25 for col in columns):
+    if all(filled or chars >= 25 for _, filled, chars in stats):
         return True
     column_of = {id(ln): i for i, col in enumerate(columns) for ln in col}
     shared = sum(1 for row in rows if len({column_of[id(ln)] for ln in row}) > 1)

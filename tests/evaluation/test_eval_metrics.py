@@ -1,0 +1,36 @@
+"""Text metrics on cases whose answer is known by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from tierocr.evaluation.metrics import (
+    character_error_rate,
+    normalized_edit_distance,
+    word_bag_scores,
+)
+
+
+def test_identical_text_has_zero_distance() -> None:
+    assert normalized_edit_distance("hello world", "hello world") == 0.0
+    assert normalized_edit_distance("", "") == 0.0
+
+
+def test_known_edit_counts() -> None:
+    # kitten -> sitting: 3 edits, longer string has 7 characters
+    assert normalized_edit_distance("kitten", "sitting") == pytest.approx(3 / 7)
+    assert character_error_rate("kitten", "sitting") == pytest.approx(3 / 6)
+
+
+def test_ned_is_bounded_by_one_for_runaway_output() -> None:
+    assert normalized_edit_distance("abc", "x" * 100) == 1.0
+    assert character_error_rate("abc", "x" * 100) > 1.0
+    assert normalized_edit_distance("abc", "") == 1.0
+
+
+def test_word_bag_is_case_and_order_insensitive() -> None:
+    scores = word_bag_scores("TOTAL 12.00 CASH", "cash total 12.00")
+    assert scores.f1 == 1.0
+    half = word_bag_scores("a b c d", "a b")
+    assert half.precision == 1.0
+    assert half.recall == 0.5
