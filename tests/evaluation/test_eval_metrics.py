@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tierocr.evaluation.metrics import (
@@ -34,3 +36,17 @@ def test_word_bag_is_case_and_order_insensitive() -> None:
     half = word_bag_scores("a b c d", "a b")
     assert half.precision == 1.0
     assert half.recall == 0.5
+
+
+def test_all_capitals_reference_is_compared_without_case(tmp_path: Path) -> None:
+    from tierocr.evaluation.corpus import read_manifest
+    from tierocr.evaluation.scoring import load_groundtruth
+
+    (tmp_path / "r.txt").write_text("TOTAL RM 12.00\nTHANK YOU\n")
+    (tmp_path / "r.jpg").write_bytes(b"x")
+    header = "id\tkind\tfile\tgroundtruth_file\tgroundtruth_format\tlanguage\tcontent\n"
+    (tmp_path / "manifest.tsv").write_text(header + "r\timage\tr.jpg\tr.txt\ttxt\ten\tscanned\n")
+    (row,) = read_manifest(tmp_path)
+    truth = load_groundtruth(row)
+    assert truth.score("Total RM 12.00\nThank you").score == 0.0
+    assert (truth.score("Total RM 15.00\nThank you").score or 0.0) > 0.0
