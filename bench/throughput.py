@@ -105,7 +105,8 @@ def main() -> None:
     for name in ("text_layer", "rapidocr", "long_3", "long_300"):
         r = results[name]
         print(
-            f"{name:<12} {r['pages']:>6.0f} {r['seconds']:>9.2f} {r['pages_per_s']:>9.2f} {r['peak_rss_mb']:>12.1f}"
+            f"{name:<12} {r['pages']:>6.0f} {r['seconds']:>9.2f} {r['pages_per_s']:>9.2f} "
+            f"{r['peak_rss_mb']:>12.1f}"
         )
     print(f"peak RSS 300 pages / 3 pages = {ratio:.2f} (target <= 1.5)")
     args.output.write_text(json.dumps(results, indent=2))

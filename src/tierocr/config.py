@@ -31,7 +31,9 @@ class InputSettings(BaseModel):
         description="Refuse images (and rendered pages) larger than this many pixels: decompression bombs.",
     )
     max_page_side: int = Field(
-        4000, ge=500, description="Render huge PDF pages at a lower DPI so their longest side fits this many pixels."
+        4000,
+        ge=500,
+        description="Render huge PDF pages at a lower DPI so their longest side fits this many pixels.",
     )
     max_file_bytes: int = Field(512 * 1024 * 1024, description="Refuse input files larger than this.")
     password: str | None = Field(None, description="Password for encrypted PDFs.")
@@ -54,7 +56,8 @@ class TextLayerSettings(BaseModel):
         0.05,
         ge=0.0,
         le=1.0,
-        description="Share of replacement, control or private-use characters above which the layer is mojibake.",
+        description="Share of replacement, control or private-use characters above which the layer is "
+        "mojibake.",
     )
 
 
@@ -62,13 +65,16 @@ class OcrSettings(BaseModel):
     """The classical OCR tier."""
 
     engine: str = Field("rapidocr", description="Classical OCR engine name (see `tierocr engines`).")
-    languages: list[str] = Field(default_factory=lambda: ["en"], description="Language codes, e.g. en, ch_sim.")
+    languages: list[str] = Field(
+        default_factory=lambda: ["en"], description="Language codes, e.g. en, ch_sim."
+    )
     fix_rotation: bool = Field(True, description="Detect and undo whole-page rotation before OCR.")
     rotation_min_confidence: float = Field(
         0.8,
         ge=0.0,
         le=1.0,
-        description="A rotation is applied only if the turned page is then classified upright at least this surely.",
+        description="A rotation is applied only if the turned page is then classified upright at least this "
+        "surely.",
     )
     tessdata_dir: Path | None = Field(
         None, description="Tesseract language data folder; found automatically when unset."
@@ -81,7 +87,8 @@ class RenderSettings(BaseModel):
     """Markdown, JSON and RAG chunk output."""
 
     drop_headers_footers: bool = Field(
-        True, description="Leave running headers, footers and page numbers out of the Markdown (kept in JSON)."
+        True,
+        description="Leave running headers, footers and page numbers out of the Markdown (kept in JSON).",
     )
     chunk_max_chars: int = Field(1500, ge=100, description="Upper bound on a RAG chunk's size.")
 
@@ -256,6 +263,10 @@ class VlmServerSettings(BaseModel):
     )
     max_request_bytes: int = Field(64 * 1024 * 1024, ge=1, description="Refuse larger request bodies.")
     trust_remote_code: bool = Field(False, description="Let transformers run code shipped with the model.")
+    use_lease: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Take the GPU lease (section `gpu`) around loading and generating; auto: only on cuda.",
+    )
 
 
 class ServerSettings(BaseModel):
@@ -278,6 +289,9 @@ class ServerSettings(BaseModel):
     )
     workers: int = Field(
         2, ge=1, description="Documents parsed at the same time by synchronous requests; the rest wait."
+    )
+    max_connections: int = Field(
+        64, ge=1, description="Connections served at once; uvicorn answers 503 beyond (bounds upload memory)."
     )
     job_workers: int = Field(1, ge=1, description="Async jobs run at the same time.")
     job_max_attempts: int = Field(
@@ -373,7 +387,7 @@ class GateSettings(BaseModel):
     )
     split_rows_min: int = Field(5, ge=1, description="Such rows outside structured tables to fail.")
     formula_symbol_share: float = Field(
-        0.08, ge=0, le=1, description="Share of maths symbols and Greek letters that makes OCR text a formula."
+        0.08, ge=0, le=1, description="Share of maths symbols and Greek letters making OCR text a formula."
     )
     formula_min_chars: int = Field(8, ge=1, description="Shorter OCR blocks are not judged as formulas.")
     require_table_html: bool = Field(True, description="A table block without HTML fails its region.")

@@ -54,8 +54,12 @@ class OrientationFixer:
             return 0
         after, confidence = self._classify(self.rotate(image, correction))
         if after != 0 or confidence < self._min_upright:
-            log.info("orientation %d° not confirmed (turned page reads %d° at %.2f); not rotating",
-                     correction, after, confidence)
+            log.info(
+                "orientation %d° not confirmed (turned page reads %d° at %.2f); not rotating",
+                correction,
+                after,
+                confidence,
+            )
             return 0
         return correction
 

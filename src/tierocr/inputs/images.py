@@ -59,7 +59,8 @@ class ImageDocument(LoadedDocument):
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise InputError(
                 name,
-                f"image is over the limit of {settings.max_image_pixels} pixels (possible decompression bomb): {exc}",
+                f"image is over the limit of {settings.max_image_pixels} pixels "
+                f"(possible decompression bomb): {exc}",
             ) from exc
         except UnidentifiedImageError as exc:
             raise InputError(name, "not a readable image (corrupt or truncated)") from exc

@@ -180,7 +180,7 @@ def lines_to_blocks(
     blocks: list[Block] = []
     for section in sections:
         run: list[list[Line]] = []
-        for row in section.rows + [[]]:
+        for row in [*section.rows, []]:
             if row and id(row) not in furniture:
                 run.append(row)
                 continue
