@@ -138,7 +138,10 @@ def _looks_like_text_columns(columns: list[list[Line]], rows: list[list[Line]], 
         return False
     if not any(len(col) >= 3 for col in columns):
         return False
-    if any(filled and chars >= 20 and len(col) >= 5 for col, (_, filled, chars) in zip(columns, stats, strict=True)):
+    if any(
+        filled and chars >= 20 and len(col) >= 5
+        for col, (_, filled, chars) in zip(columns, stats, strict=True)
+    ):
         return True
     if any(len(col) >= 3 and chars < 8 for col, (_, _, chars) in zip(columns, stats, strict=True)):
         return False
