@@ -1,0 +1,52 @@
+"""tierocr's command line: `tierocr parse`, `tierocr eval` and the commands of later stages."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="tierocr",
+    help="Tiered document OCR: PDF text layer, classical OCR on the CPU, a vision-language model only where "
+    "needed.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+from tierocr.parse_command import parse_command  # noqa: E402
+
+app.command("parse")(parse_command)
+
+
+@app.command("engines")
+def engines_command() -> None:
+    """List the classical OCR engines this installation knows."""
+    from tierocr.engines import available_engines
+
+    for name in available_engines():
+        typer.echo(name)
+
+
+# --- stage commands --- (each stage registers its own command or sub-app here, one line each)
+from tierocr.gpu.cli import gpu_app  # noqa: E402
+
+app.add_typer(gpu_app, name="gpu")
+
+from tierocr.vlm_server.cli import vlm_serve  # noqa: E402
+
+app.command("vlm-serve")(vlm_serve)
+
+from tierocr.evaluation.cli import eval_command  # noqa: E402
+
+app.command("eval")(eval_command)
+
+from tierocr.server.cli import serve  # noqa: E402
+
+app.command("serve")(serve)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

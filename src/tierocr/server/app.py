@@ -1,0 +1,82 @@
+"""The app factory: one function builds a configured FastAPI app, with its own state and job worker.
+
+Collaborators (pipeline, engine, VLM tasks, URL fetcher) can be injected, which is how the tests run the
+real HTTP stack over small fakes; a served app uses the real ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from tierocr import __version__
+from tierocr.config import Settings, load_settings
+from tierocr.server.errors import install_error_handlers
+from tierocr.server.limits import RequestGuard
+from tierocr.server.metrics import MetricsMiddleware
+from tierocr.server.routes import documents, jobs, ocr, system
+from tierocr.server.state import AppState, EngineFactory, Fetcher, VlmFactory
+from tierocr.server.work import PipelineFactory
+
+#: Endpoints that take uploads; anything but multipart/form-data is refused there with 415.
+MULTIPART_PATHS = (
+    "/api/ocr/recognize",
+    "/api/ocr/extract",
+    "/api/ocr/batch",
+    "/api/ocr/document",
+    "/api/ocr/document/stream",
+    "/api/jobs",
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    pipeline_factory: PipelineFactory | None = None,
+    engine_factory: EngineFactory | None = None,
+    vlm_factory: VlmFactory | None = None,
+    fetcher: Fetcher | None = None,
+) -> FastAPI:
+    settings = settings or load_settings()
+    state = AppState(
+        settings,
+        pipeline_factory=pipeline_factory,
+        engine_factory=engine_factory,
+        vlm_factory=vlm_factory,
+        fetcher=fetcher,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.start()
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = FastAPI(
+        title="tierocr",
+        version=__version__,
+        description="Tiered document OCR: PDF text layer, classical OCR, a vision-language model if needed.",
+        lifespan=lifespan,
+    )
+    app.state.tierocr = state
+    for router in (ocr.router, documents.router, jobs.router, system.router):
+        app.include_router(router)
+    install_error_handlers(app)
+    # Added innermost first: CORS, then the body guard, then metrics outermost so it sees every answer.
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        RequestGuard, max_bytes=settings.server.max_upload_bytes, multipart_paths=MULTIPART_PATHS
+    )
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics, known_paths=MULTIPART_PATHS)
+    return app
