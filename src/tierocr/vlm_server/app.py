@@ -61,11 +61,18 @@ def served_name(settings: VlmServerSettings) -> str:
 class VlmServer:
     """The app's state: settings, the model manager, the batcher and one HTTP client for image URLs."""
 
-    def __init__(self, settings: VlmServerSettings, loader: ModelLoader, lease: LeaseFactory) -> None:
+    def __init__(
+        self,
+        settings: VlmServerSettings,
+        loader: ModelLoader,
+        lease: LeaseFactory,
+        *,
+        unload_after_batch: bool = False,
+    ) -> None:
         self.settings = settings
         self.name = served_name(settings)
-        self.manager = ModelManager(settings, loader, lease)
-        self.batcher = DynamicBatcher(settings, self.manager, lease)
+        self.manager = ModelManager(settings, loader, lease, unload_after_batch=unload_after_batch)
+        self.batcher = DynamicBatcher(settings, self.manager)
         self.http: httpx.AsyncClient | None = None
 
     def check_model(self, requested: str | None) -> None:
@@ -161,9 +168,17 @@ async def _await_result(job: Job) -> Any:
 
 
 def create_app(
-    settings: VlmServerSettings, *, loader: ModelLoader | None = None, lease: LeaseFactory | None = None
+    settings: VlmServerSettings,
+    *,
+    loader: ModelLoader | None = None,
+    lease: LeaseFactory | None = None,
+    unload_after_batch: bool = False,
 ) -> FastAPI:
-    server = VlmServer(settings, loader or default_loader, lease or no_lease)
+    """The app. ``unload_after_batch`` holds one ``lease("batch")`` across load, generate and unload of
+    every batch, for a card shared with an LLM; `gpu_lease.build_app` decides it from the settings."""
+    server = VlmServer(
+        settings, loader or default_loader, lease or no_lease, unload_after_batch=unload_after_batch
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from tierocr.config import VlmServerSettings
 from tierocr.vlm_server.jobs import GenRequest, GenResult
-from tierocr.vlm_server.memory import LeaseFactory, ModelManager
+from tierocr.vlm_server.memory import ModelManager
 from tierocr.vlm_server.protocol import ApiError
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,9 @@ class BatchStats:
 
 
 class DynamicBatcher:
-    def __init__(self, settings: VlmServerSettings, manager: ModelManager, lease: LeaseFactory) -> None:
+    def __init__(self, settings: VlmServerSettings, manager: ModelManager) -> None:
         self.settings = settings
         self.manager = manager
-        self._lease = lease
         self._queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=settings.max_pending)
         self.stats = BatchStats()
 
@@ -102,7 +101,7 @@ class DynamicBatcher:
 
     async def _run_batch(self, batch: list[Job]) -> None:
         try:
-            async with self.manager.use() as model, self._lease("generate"):
+            async with self.manager.batch() as model:  # the manager takes the GPU lease as policy asks
                 results = await asyncio.to_thread(model.generate_batch, [job.request for job in batch])
         except Exception as exc:
             if not isinstance(exc, ApiError):

@@ -51,7 +51,8 @@ def vlm_serve(
         "host": host,
         "port": port,
     }
-    settings = load_settings(config, vlm_server=overrides).vlm_server
+    everything = load_settings(config, vlm_server=overrides)
+    settings = everything.vlm_server
     if settings.model is None:
         raise typer.BadParameter(
             "no model: pass --model or set TIEROCR_VLM_SERVER_MODEL", param_hint="--model"
@@ -59,9 +60,16 @@ def vlm_serve(
     try:
         import uvicorn
 
-        from tierocr.vlm_server.app import create_app
+        from tierocr.vlm_server.gpu_lease import build_app
     except ImportError as exc:
         raise typer.BadParameter(f"{exc.name} is missing: pip install 'tierocr[vlm]'") from exc
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    # uvicorn turns SIGTERM into a graceful shutdown, whose lifespan exit unloads the model.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    # On cuda (or with use_lease: always) the app takes the GPU lease of `settings.gpu`, so OCR-VL work
+    # never runs beside an LLM on the same card; the budget check guards loading on cuda.
+    app, lease = build_app(settings, everything.gpu)
+    try:
+        # uvicorn turns SIGTERM into a graceful shutdown, whose lifespan exit unloads the model.
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        if lease is not None:
+            lease.close()

@@ -21,8 +21,9 @@ from tierocr.vlm_server.protocol import ApiError
 
 log = logging.getLogger(__name__)
 
-# A lease is taken around loading ("load") and around each batched generate ("generate"); the GPU lease
-# of tierocr.gpu plugs in here. The default takes nothing.
+# A lease is taken around loading ("load") and around each batched generate ("generate"), or, when the
+# model is unloaded after every batch, once around the whole load, generate and unload ("batch"). The GPU
+# lease of tierocr.gpu plugs in here (see `gpu_lease.py`). The default takes nothing.
 LeaseFactory = Callable[[str], AbstractAsyncContextManager[object]]
 ModelLoader = Callable[[VlmServerSettings], ServedModel]
 
@@ -32,10 +33,22 @@ def no_lease(purpose: str) -> AbstractAsyncContextManager[object]:
 
 
 class ModelManager:
-    def __init__(self, settings: VlmServerSettings, loader: ModelLoader, lease: LeaseFactory) -> None:
+    """Owns the model. With ``unload_after_batch`` (a shared GPU, ``gpu.resident: false``) each batch
+    holds one lease across load, generate and unload: separate leases would leave our weights on the card
+    while the LLM runs in between."""
+
+    def __init__(
+        self,
+        settings: VlmServerSettings,
+        loader: ModelLoader,
+        lease: LeaseFactory,
+        *,
+        unload_after_batch: bool = False,
+    ) -> None:
         self.settings = settings
         self._loader = loader
         self._lease = lease
+        self.unload_after_batch = unload_after_batch
         self._model: ServedModel | None = None
         self._lock = asyncio.Lock()
         self._active = 0
@@ -65,23 +78,46 @@ class ModelManager:
         return self._model.model_type if self._model is not None else None
 
     @contextlib.asynccontextmanager
-    async def use(self) -> AsyncIterator[ServedModel]:
-        """The loaded model, loading it first if needed; it is not unloaded while anyone holds it."""
+    async def batch(self) -> AsyncIterator[ServedModel]:
+        """The model for one batch, with the lease held as the GPU-sharing policy asks.
+
+        Resident: loaded once (under a "load" lease), and a "generate" lease around each batch. Otherwise
+        one "batch" lease spans loading, the batch and the unload, which finishes before the lease goes.
+        """
+        if not self.unload_after_batch:
+            async with self.use() as model, self._lease("generate"):
+                yield model
+            return
+        async with self._lease("batch"):
+            try:
+                async with self.use(lease_held=True) as model:
+                    yield model
+            finally:
+                await self.unload()
+
+    @contextlib.asynccontextmanager
+    async def use(self, *, lease_held: bool = False) -> AsyncIterator[ServedModel]:
+        """The loaded model, loading it first if needed; it is not unloaded while anyone holds it.
+
+        ``lease_held``: the caller already holds the lease, which is not re-entrant, so loading takes none.
+        """
         self._active += 1
         try:
-            model = await self._ensure_loaded()
+            model = await self._ensure_loaded(lease_held)
             yield model
         finally:
             self._active -= 1
             self._last_used = time.monotonic()
             self._activity.set()
 
-    async def _ensure_loaded(self) -> ServedModel:
+    async def _ensure_loaded(self, lease_held: bool = False) -> ServedModel:
         async with self._lock:
             if self._model is None:
-                async with self._lease("load"):
+                async with contextlib.nullcontext() if lease_held else self._lease("load"):
                     try:
                         self._model = await asyncio.to_thread(self._loader, self.settings)
+                    except ApiError:
+                        raise  # already says what the client should see (e.g. the GPU budget check)
                     except Exception as exc:
                         log.exception("loading %s failed", self.settings.model)
                         raise ApiError(
