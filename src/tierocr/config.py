@@ -157,12 +157,6 @@ class LayoutSettings(BaseModel):
     crop_padding_pt: float = Field(
         3.0, ge=0.0, description="Margin (in points) added around a region before OCR of its crop."
     )
-    furniture_band: float = Field(
-        0.075,
-        ge=0.0,
-        le=0.5,
-        description="Text regions wholly inside this top/bottom share of the page are headers/footers.",
-    )
     figure_text_share: float = Field(
         0.3,
         ge=0.0,

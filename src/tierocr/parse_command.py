@@ -25,6 +25,12 @@ from tierocr.render.markdown import render_markdown
 log = logging.getLogger(__name__)
 
 
+class Escalate(StrEnum):
+    auto = "auto"
+    never = "never"
+    always = "always"
+
+
 class OutputFormat(StrEnum):
     md = "md"
     json = "json"
@@ -86,6 +92,14 @@ def parse_command(
     no_text_layer: Annotated[
         bool, typer.Option("--no-text-layer", help="OCR every page, ignore PDF text.")
     ] = False,
+    escalate: Annotated[
+        Escalate | None,
+        typer.Option(help="Send pages to the VLM (TIEROCR_VLM_URL): auto = those the quality gate rejects."),
+    ] = None,
+    layout: Annotated[
+        bool | None,
+        typer.Option("--layout/--no-layout", help="Layout mode: detect regions and read each by its task."),
+    ] = None,
     chunks: Annotated[bool, typer.Option("--chunks", help="Also write RAG chunks as JSON lines.")] = False,
     config: Annotated[Path | None, typer.Option(help="YAML config file (else TIEROCR_CONFIG).")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bars.")] = False,
@@ -101,6 +115,8 @@ def parse_command(
                 "languages": [x.strip() for x in lang.split(",") if x.strip()] if lang else None,
             },
             text_layer={"enabled": False} if no_text_layer else None,
+            vlm={"escalate": escalate.value if escalate else None},
+            layout={"enabled": layout},
         )
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[red]error:[/red] configuration: {exc}")

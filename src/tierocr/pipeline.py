@@ -1,17 +1,22 @@
 """Routing: each page takes the cheapest tier that reads it right.
 
 A PDF page whose own text layer is usable is taken from it (milliseconds, exact); every other page is
-rendered, turned upright and read by the classical OCR engine. Pages are produced one at a time, so a
-300-page document costs the memory of one page.
+rendered, turned upright and read by the classical OCR engine (or, in layout mode, region by region).
+The quality gate then judges the classical read, and only pages it rejects go to the vision-language
+model; if that fails the classical page stays, marked. Pages are produced one at a time (a window of
+pages when a VLM is configured, so that their requests are in flight together), so a 300-page document
+costs the memory of a few pages.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -20,11 +25,16 @@ from tierocr.config import Settings
 from tierocr.document import Document, Page, PageError, Provenance, Tier
 from tierocr.engines import OcrEngine, create_engine
 from tierocr.engines.orientation import OrientationFixer
+from tierocr.escalation import Escalator, gate_page
 from tierocr.inputs import LoadedDocument, PageInput, TextLine, open_document
-from tierocr.inputs.base import FailedPageInput
+from tierocr.inputs.base import FailedPageInput, TextLayer
 from tierocr.inputs.textlayer import is_usable
 from tierocr.layout.blocks import lines_to_blocks
 from tierocr.layout.reading_order import Line
+
+if TYPE_CHECKING:
+    from tierocr.layout.parser import LayoutParser
+    from tierocr.layout.tables.pdf import PdfPageRef
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +44,13 @@ _TEXT_LAYER_PROVENANCE = Provenance(tier=Tier.TEXT_LAYER, engine="pdfium")
 class PageStream(Iterator[Page]):
     """Pages of one document as they are produced; ``document`` is the header (no pages) known upfront."""
 
-    def __init__(self, pipeline: Pipeline, loaded: LoadedDocument) -> None:
+    def __init__(self, pipeline: Pipeline, loaded: LoadedDocument, source_path: Path | None) -> None:
         self._pipeline = pipeline
         self._loaded = loaded
+        self._source_path = source_path
         self._pages = loaded.iter_pages()
+        self._ready: deque[Page] = deque()
+        self._exhausted = False
         self.document = Document(
             source=loaded.name,
             mime_type=loaded.mime_type,
@@ -47,12 +60,24 @@ class PageStream(Iterator[Page]):
         self.total = len(loaded.selected)
 
     def __next__(self) -> Page:
-        try:
-            page_input = next(self._pages)
-        except StopIteration:
+        if not self._ready and not self._exhausted:
+            self._fill()
+        if not self._ready:
             self.close()
-            raise
-        return self._pipeline.process_page(page_input)
+            raise StopIteration
+        return self._ready.popleft()
+
+    def _fill(self) -> None:
+        """Process the next window of pages; pages the gate rejects are escalated together."""
+        pipeline = self._pipeline
+        pending: list[tuple[Page, Image.Image | None]] = []
+        while len(pending) < pipeline.window:
+            page_input = next(self._pages, None)
+            if page_input is None:
+                self._exhausted = True
+                break
+            pending.append(pipeline.classical_page(page_input, self._source_path))
+        self._ready.extend(pipeline.escalate(pending))
 
     def close(self) -> None:
         self._loaded.close()
@@ -67,7 +92,7 @@ class PageStream(Iterator[Page]):
 
 
 class Pipeline:
-    """Parses documents with one set of settings; engines load on first need and are reused."""
+    """Parses documents with one set of settings; engines and models load on first need and are reused."""
 
     def __init__(self, settings: Settings, engine: OcrEngine | None = None) -> None:
         self.settings = settings
@@ -75,6 +100,9 @@ class Pipeline:
         self._orientation = (
             OrientationFixer(settings.ocr.rotation_min_confidence) if settings.ocr.fix_rotation else None
         )
+        self._layout: LayoutParser | None = None
+        self._layout_tried = False
+        self._escalator: Escalator | None = None
 
     @property
     def engine(self) -> OcrEngine:
@@ -82,12 +110,33 @@ class Pipeline:
             self._engine = create_engine(self.settings.ocr)
         return self._engine
 
+    @property
+    def layout(self) -> LayoutParser | None:
+        """The layout parser in layout mode; None (full-page mode, with a warning) when it cannot load."""
+        if self.settings.layout.enabled and not self._layout_tried:
+            self._layout_tried = True
+            from tierocr.layout.parser import try_create_layout_parser
+
+            self._layout = try_create_layout_parser(self.settings, self.engine)
+        return self._layout
+
+    @property
+    def escalating(self) -> bool:
+        vlm = self.settings.vlm
+        return vlm.escalate != "never" and vlm.url is not None
+
+    @property
+    def window(self) -> int:
+        """Pages processed before their escalations are sent together (1: pure streaming)."""
+        return self.settings.vlm.max_concurrency if self.escalating else 1
+
     def iter_pages(
         self, source: Path | str | bytes, *, name: str | None = None, pages: str | None = None
     ) -> PageStream:
         """Open ``source`` and return a stream of its parsed pages. Input errors raise here, upfront."""
         loaded = open_document(source, self.settings.input, name=name, pages=pages)
-        return PageStream(self, loaded)
+        path = None if isinstance(source, bytes) else Path(source)
+        return PageStream(self, loaded, path)
 
     def parse(
         self, source: Path | str | bytes, *, name: str | None = None, pages: str | None = None
@@ -99,7 +148,25 @@ class Pipeline:
         return document
 
     def process_page(self, page_input: PageInput) -> Page:
-        """One page through the tiers. An engine failure is recorded on the page, never raised."""
+        """One page through every tier, escalation included."""
+        return self.escalate([self.classical_page(page_input)])[0]
+
+    def process_image(self, image: Image.Image, number: int = 1, dpi: float = 300.0) -> Page:
+        """One image (an API upload, a crop) through the tiers, with no document around it."""
+        page = Page(number=number, width=image.width, height=image.height, dpi=dpi, tier_reason="image input")
+        started = time.perf_counter()
+        image = self._read_image(page, image.convert("RGB"))
+        page.timings["total"] = round(time.perf_counter() - started, 4)
+        return self.escalate([(gate_page(page, image, self.settings), image)])[0]
+
+    def classical_page(
+        self, page_input: PageInput, source_path: Path | None = None
+    ) -> tuple[Page, Image.Image | None]:
+        """The page from the text layer or the classical engine, judged by the gate.
+
+        Returns the page and the image it was read from (None when no image was rendered), which the
+        escalation needs. A failure is recorded on the page, never raised: no page is lost.
+        """
         started = time.perf_counter()
         page = Page(
             number=page_input.number,
@@ -110,44 +177,62 @@ class Pipeline:
         if isinstance(page_input, FailedPageInput):
             page.errors.append(PageError(stage="input", message=page_input.error))
             page.tier_reason = "page could not be loaded"
-            return page
+            return page, None
+        image: Image.Image | None = None
         try:
             layer = page_input.text_layer if self.settings.text_layer.enabled else None
+            usable = False
             if layer is not None:
-                usable, reason = is_usable(layer, self.settings.text_layer)
+                usable, page.tier_reason = is_usable(layer, self.settings.text_layer)
                 page.timings["text_layer"] = round(time.perf_counter() - started, 4)
-                page.tier_reason = reason
-                if usable:
-                    self._fill_from_text_layer(page, layer.lines)
-                    return page
             else:
-                page.tier_reason = (
-                    "image input" if self.settings.text_layer.enabled else "text layer disabled"
-                )
-            self._fill_from_ocr(page, page_input.image)
+                enabled = self.settings.text_layer.enabled
+                page.tier_reason = "image input" if enabled else "text layer disabled"
+            if usable and layer is not None and self.layout is None:
+                self._fill_from_text_layer(page, layer.lines)
+            else:
+                pdf_ref = self._pdf_ref(source_path, page_input) if usable else None
+                image = self._read_image(page, page_input.image, layer if usable else None, pdf_ref)
         except Exception as exc:  # a page that fails is kept, empty and marked, not lost
             log.exception("page %d failed", page_input.number)
             page.errors.append(PageError(stage="ocr", message=f"{type(exc).__name__}: {exc}"))
             page.tier = Tier.NONE
-        finally:
-            page.timings["total"] = round(time.perf_counter() - started, 4)
-        return page
-
-    def process_image(self, image: Image.Image, number: int = 1, dpi: float = 300.0) -> Page:
-        """OCR one image (an API upload, a crop) into a page, with no document around it."""
-        page = Page(number=number, width=image.width, height=image.height, dpi=dpi)
-        started = time.perf_counter()
-        self._fill_from_ocr(page, image.convert("RGB"))
         page.timings["total"] = round(time.perf_counter() - started, 4)
-        return page
+        if page.errors:
+            return page, image
+        if image is None and self.settings.vlm.escalate == "always" and self.escalating:
+            image = page_input.image
+        return gate_page(page, image, self.settings), image
 
-    def _fill_from_text_layer(self, page: Page, text_lines: list[TextLine]) -> None:
-        lines = [Line(text=tl.text, bbox=tl.bbox, height=tl.char_height) for tl in text_lines]
-        page.blocks = lines_to_blocks(lines, page.width, page.height, _TEXT_LAYER_PROVENANCE)
-        page.tier = Tier.TEXT_LAYER
+    def escalate(self, items: list[tuple[Page, Image.Image | None]]) -> list[Page]:
+        """Pages whose gate verdict (or ``vlm.escalate``) calls for it, re-read by the VLM together."""
+        if not self.escalating:
+            return [page for page, _ in items]
+        wanted = [(i, page, image) for i, (page, image) in enumerate(items) if image is not None]
+        if not wanted:
+            return [page for page, _ in items]
+        if self._escalator is None:
+            self._escalator = Escalator(self.settings)
+        done = self._escalator.escalate_pages([(page, image) for _, page, image in wanted])
+        out = [page for page, _ in items]
+        for (i, _, _), page in zip(wanted, done, strict=True):
+            out[i] = page
+        return out
 
-    def _fill_from_ocr(self, page: Page, image: Image.Image) -> None:
-        if self._orientation is not None:
+    def _read_image(
+        self,
+        page: Page,
+        image: Image.Image,
+        text_layer: TextLayer | None = None,
+        pdf_ref: PdfPageRef | None = None,
+    ) -> Image.Image:
+        """Read a page image in layout or full-page mode; returns the image the blocks refer to.
+
+        ``text_layer`` is given only when it is usable (layout mode then takes region text from it), and
+        then the page is upright by construction; otherwise the page is turned upright first.
+        """
+        layout = self.layout
+        if self._orientation is not None and text_layer is None:
             t0 = time.perf_counter()
             rotation = self._orientation.detect(image)
             if rotation:
@@ -155,6 +240,15 @@ class Pipeline:
                 page.rotation = rotation
                 page.width, page.height = image.size
             page.timings["orientation"] = round(time.perf_counter() - t0, 4)
+        if layout is not None:
+            parsed = layout.parse_page(
+                image, number=page.number, dpi=page.dpi, text_layer=text_layer, pdf_page=pdf_ref
+            )
+            page.blocks = parsed.blocks
+            page.tier = parsed.tier
+            page.errors.extend(parsed.errors)
+            page.timings.update(parsed.timings)
+            return image
         t0 = time.perf_counter()
         engine = self.engine
         ocr_lines = engine.recognize(image)
@@ -163,3 +257,18 @@ class Pipeline:
         provenance = Provenance(tier=Tier.OCR, engine=engine.name)
         page.blocks = lines_to_blocks(lines, page.width, page.height, provenance)
         page.tier = Tier.OCR
+        return image
+
+    def _pdf_ref(self, source_path: Path | None, page_input: PageInput) -> PdfPageRef | None:
+        """Where layout mode's table finder can reopen this PDF page (PDFs read from a path only)."""
+        if source_path is None or self.layout is None:
+            return None
+        from tierocr.layout.tables.pdf import PdfPageRef
+
+        password = self.settings.input.password
+        return PdfPageRef(path=source_path, index=page_input.number - 1, password=password)
+
+    def _fill_from_text_layer(self, page: Page, text_lines: list[TextLine]) -> None:
+        lines = [Line(text=tl.text, bbox=tl.bbox, height=tl.char_height) for tl in text_lines]
+        page.blocks = lines_to_blocks(lines, page.width, page.height, _TEXT_LAYER_PROVENANCE)
+        page.tier = Tier.TEXT_LAYER
