@@ -319,6 +319,11 @@ class VlmSettings(BaseModel):
         "auto", description="auto: pages the quality gate rejects; never; always: every page."
     )
     max_concurrency: int = Field(16, ge=1, description="Requests in flight at once (pooled connections).")
+    use_lease: bool = Field(
+        False,
+        description="Hold the GPU lease (section gpu) while escalation requests are in flight: for a VLM "
+        "endpoint on a card shared with an LLM.",
+    )
     timeout: float = Field(180.0, gt=0, description="Seconds to wait for one answer (CPU models are slow).")
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a TCP connection.")
     retries: int = Field(3, ge=0, le=10, description="Extra attempts after a 429, 5xx, timeout or refusal.")

@@ -25,6 +25,7 @@ from tierocr.document import BBox, Block, BlockKind, Page, PageError, Provenance
 from tierocr.engines.vlm import CircuitBreaker, VlmClient, VlmError
 from tierocr.engines.vlm_normalize import answer_to_blocks
 from tierocr.engines.vlm_profiles import Task
+from tierocr.gpu.lease import Lease, LeaseError
 from tierocr.quality import PAGE_SIGNALS, assess_page, failing_regions, ink_ratio
 
 if TYPE_CHECKING:
@@ -269,8 +270,13 @@ async def escalate_pages_async(
     *,
     breaker: CircuitBreaker | None = None,
     client: VlmClient | None = None,
+    lease: Lease | None = None,
 ) -> list[Page]:
-    """All pages of a batch, in order, escalated where their plan says so, concurrently."""
+    """All pages of a batch, in order, escalated where their plan says so, concurrently.
+
+    With ``lease`` the batch holds the GPU lease while its requests are in flight, so OCR-VL work on a
+    card shared with an LLM never runs beside it; a lease that cannot be had keeps the classical pages.
+    """
     plans = [plan_escalation(page, settings) for page, _ in items]
     if all(p.mode == "none" for p in plans):
         return [page for page, _ in items]
@@ -287,7 +293,19 @@ async def escalate_pages_async(
 
     async def run(vlm: VlmClient) -> list[Page]:
         jobs = [one(page, image, plan, vlm) for (page, image), plan in zip(items, plans, strict=True)]
-        results = await asyncio.gather(*jobs, return_exceptions=True)
+        if lease is None:
+            results = await asyncio.gather(*jobs, return_exceptions=True)
+        else:
+            try:
+                async with lease.acquire():
+                    results = await asyncio.gather(*jobs, return_exceptions=True)
+            except LeaseError as exc:
+                for job in jobs:
+                    job.close()
+                return [
+                    p if pl.mode == "none" else _kept(p, pl, exc)
+                    for (p, _), pl in zip(items, plans, strict=True)
+                ]
         return [
             r if isinstance(r, Page) else _kept(page, plan, r)
             for r, (page, _), plan in zip(results, items, plans, strict=True)
@@ -321,9 +339,14 @@ class Escalator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.breaker = CircuitBreaker(settings.vlm.breaker_threshold, settings.vlm.breaker_cooldown)
+        self.lease: Lease | None = None
+        if settings.vlm.use_lease:
+            from tierocr.gpu import create_lease
+
+            self.lease = create_lease(None, settings.gpu)
 
     def escalate_pages(self, items: Sequence[tuple[Page, Image.Image]]) -> list[Page]:
-        return _run_sync(escalate_pages_async(items, self.settings, breaker=self.breaker))
+        return _run_sync(escalate_pages_async(items, self.settings, breaker=self.breaker, lease=self.lease))
 
 
 def escalate_pages(

@@ -78,3 +78,22 @@ def test_cli_escalate_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert '"tier": "vlm"' in (tmp_path / "o" / "doc.json").read_text()
     assert len(fake.requests) == 2  # one 500, one retry that succeeded; the `never` run sent nothing
     assert never.exit_code == 0 and "cheapest path" in never.stdout
+
+
+def _leased(settings: Settings, url: str, tmp_path: Path, timeout: float) -> Settings:
+    s = _with_vlm(settings, url, "always")
+    gpu = s.gpu.model_copy(update={"lock_dir": tmp_path / "locks", "acquire_timeout_s": timeout})
+    return s.model_copy(update={"vlm": s.vlm.model_copy(update={"use_lease": True}), "gpu": gpu})
+
+
+def test_escalation_waits_for_the_gpu_lease(settings: Settings, tmp_path: Path) -> None:
+    from tierocr.gpu import create_lease
+
+    with FakeVlm() as fake:
+        leased = _leased(settings, fake.url, tmp_path, timeout=0.5)
+        with create_lease(None, leased.gpu).acquire():  # the LLM holds the card
+            blocked = Pipeline(leased).parse(text_pdf([[PARAGRAPHS[0]]]))
+        assert fake.requests == []  # nothing reached the VLM while the lease was taken
+        freed = Pipeline(leased).parse(text_pdf([[PARAGRAPHS[0]]]))
+    assert blocked.pages[0].tier is Tier.TEXT_LAYER and blocked.pages[0].errors[0].stage == "vlm"
+    assert freed.pages[0].tier is Tier.VLM and len(fake.requests) == 1
