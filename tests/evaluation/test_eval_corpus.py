@@ -65,10 +65,10 @@ def test_every_olmocr_test_parses_with_a_known_type() -> None:
 
 def test_cli_end_to_end_on_two_real_image_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`tierocr eval --only` over real rows, with a fake system that echoes each row's reference."""
-    references = {row.file: row.groundtruth_file for row in read_manifest(CORPUS)}
+    references = {row.file.resolve(): row.groundtruth_file for row in read_manifest(CORPUS)}
 
     def echo(path: Path, pages: str | None) -> tuple[str, Document | None]:
-        return references[path].read_text(encoding="utf-8"), None
+        return references[path.resolve()].read_text(encoding="utf-8"), None
 
     monkeypatch.setattr("tierocr.evaluation.cli.default_systems", lambda settings, baseline: [echo])
     expected = {"PMC5577841": 1.0, "phototest": 0.0}  # perfect TEDS, perfect NED
