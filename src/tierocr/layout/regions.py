@@ -1,0 +1,442 @@
+"""Recognition of one layout region by its task: text, table, formula, figure or page furniture.
+
+Text comes from the PDF text layer where that layer covers the region's ink (exact and free), else from
+the classical engine on the crop. Regions the classical tier cannot do justice to (formulas, tables with
+no grid found) are marked ``escalate`` with the VLM prompt of their task, so the escalation tier can
+re-read just that crop with ``Text Recognition:`` / ``Table Recognition:`` / ``Formula Recognition:``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from tierocr.config import Settings
+from tierocr.document import BBox, Block, BlockKind, Provenance, Tier
+from tierocr.engines.base import OcrEngine
+from tierocr.inputs.base import TextLine
+from tierocr.layout.blocks import join_lines, lines_to_blocks
+from tierocr.layout.crops import crop
+from tierocr.layout.detector import Region
+from tierocr.layout.reading_order import Line
+from tierocr.layout.tables import Word, recognize_table
+from tierocr.layout.tables.pdf import pdf_words
+from tierocr.layout.tasks import Task
+
+#: GLM-OCR's task prompts, for the escalation tier.
+VLM_PROMPTS = MappingProxyType(
+    {
+        Task.TEXT: "Text Recognition:",
+        Task.TABLE: "Table Recognition:",
+        Task.FORMULA: "Formula Recognition:",
+    }
+)
+_TEXT_LAYER = Provenance(tier=Tier.TEXT_LAYER, engine="pdfium")
+KIND_BY_LABEL = MappingProxyType(
+    {
+        "title": BlockKind.TITLE,
+        "doc_title": BlockKind.TITLE,
+        "paragraph_title": BlockKind.HEADING,
+        "figure_caption": BlockKind.CAPTION,
+        "table_caption": BlockKind.CAPTION,
+        "figure_title": BlockKind.CAPTION,
+        "reference": BlockKind.REFERENCE,
+        "reference_content": BlockKind.REFERENCE,
+        "footnote": BlockKind.FOOTNOTE,
+        "vision_footnote": BlockKind.FOOTNOTE,
+        "algorithm": BlockKind.CODE,
+        "header": BlockKind.HEADER,
+        "footer": BlockKind.FOOTER,
+        "number": BlockKind.PAGE_NUMBER,
+        "page_number": BlockKind.PAGE_NUMBER,
+        "formula_number": BlockKind.PAGE_NUMBER,
+    }
+)
+_DARK = 160  # grey level below which a pixel counts as ink
+_TALL = 1.8  # a glyph this many times the row height is a drop capital or an ornament, not a row
+
+
+class _Boxed(Protocol):
+    @property
+    def bbox(self) -> BBox: ...
+
+
+_L = TypeVar("_L", bound=_Boxed)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionContext:
+    """Everything a region's recognition needs from its page; shared read-only between threads."""
+
+    image: Image.Image
+    dpi: float
+    text_lines: Sequence[TextLine]
+    pdf_page: Any = None
+    #: The page's OCR lines when the page was OCR'd once (``layout.region_ocr = "page"``).
+    ocr_lines: Sequence[Line] | None = None
+    #: Check each region's ink against the layer (scanned pages with an OCR layer); a born-digital
+    #: page's uncovered ink is rules and drawings, not text the layer lacks.
+    check_ink: bool = False
+    #: id(line) → the box of the one region that owns it (see :func:`assign_owners`).
+    owner: Mapping[int, BBox] = field(default_factory=dict)
+
+    def lines_of(self, region: BBox, lines: Sequence[_L]) -> list[_L]:
+        """The lines owned by the region; without an ownership table, those lying mostly inside it."""
+        if self.owner:
+            return [line for line in lines if self.owner.get(id(line)) == region]
+        return [line for line in lines if overlap_share(line.bbox, region) >= 0.5]
+
+
+def overlap_share(inner: BBox, outer: BBox) -> float:
+    """Share of ``inner``'s area that lies inside ``outer``."""
+    w = min(inner.x1, outer.x1) - max(inner.x0, outer.x0)
+    h = min(inner.y1, outer.y1) - max(inner.y0, outer.y0)
+    if w <= 0 or h <= 0:
+        return 0.0
+    return (w * h) / max(inner.area, 1e-6)
+
+
+def _crosses(line: BBox, box: BBox) -> bool:
+    """The line runs through the box: most of its height, over most of the narrower width of the two."""
+    w = min(line.x1, box.x1) - max(line.x0, box.x0)
+    h = min(line.y1, box.y1) - max(line.y0, box.y0)
+    return w > 0.5 * min(line.width, box.width) and h > 0.5 * line.height
+
+
+def assign_owners(line_boxes: Sequence[BBox], regions: Sequence[BBox]) -> list[int | None]:
+    """For each line, the index of the region it belongs to, or None.
+
+    A line belongs where most of it lies, or to a region lying mostly inside it (a page-number box
+    smaller than the OCR line around it); each line goes to one region only, so no text is read twice.
+    """
+    owners: list[int | None] = []
+    for line in line_boxes:
+        best: tuple[tuple[float, float], int] | None = None
+        for k, region in enumerate(regions):
+            w = min(line.x1, region.x1) - max(line.x0, region.x0)
+            h = min(line.y1, region.y1) - max(line.y0, region.y0)
+            if w <= 0 or h <= 0:
+                continue
+            inter = w * h
+            if inter < 0.5 * max(min(line.area, region.area), 1e-6):
+                continue
+            # Most of the line inside first; among regions holding all of it, the one it fills most.
+            score = (round(inter / max(line.area, 1e-6), 3), inter / max(region.area, 1e-6))
+            if best is None or score > best[0]:
+                best = (score, k)
+        owners.append(best[1] if best else None)
+    return owners
+
+
+def ink_coverage(image: Image.Image, region: BBox, boxes: Sequence[BBox]) -> float:
+    """Share of the region's dark pixels inside ``boxes`` (1.0 for a region without ink)."""
+    grey = np.asarray(crop(image, region).convert("L"))
+    ink = grey < _DARK
+    total = int(ink.sum())
+    if total == 0:
+        return 1.0
+    covered = np.zeros_like(ink)
+    pad = 2
+    for box in boxes:
+        x0 = max(int(box.x0 - region.x0) - pad, 0)
+        y0 = max(int(box.y0 - region.y0) - pad, 0)
+        x1 = int(box.x1 - region.x0) + pad + 1
+        y1 = int(box.y1 - region.y0) + pad + 1
+        covered[y0:y1, x0:x1] = True
+    return float((ink & covered).sum() / total)
+
+
+def _rows(lines: Sequence[Line]) -> list[list[Line]]:
+    """Lines (or words) grouped into rows by their vertical centres, left to right within a row.
+
+    Glyphs much taller than the text (a drop capital) would bridge several rows and mix them; they join
+    the row their top aligns with instead.
+    """
+    if not lines:
+        return []
+    heights = sorted(line.bbox.height for line in lines)
+    h = heights[len(heights) // 2]
+    tall = [line for line in lines if line.bbox.height > _TALL * h]
+    rows: list[tuple[float, list[Line]]] = []
+    for line in sorted(
+        (ln for ln in lines if ln.bbox.height <= _TALL * h), key=lambda ln: ln.bbox.y0 + ln.bbox.y1
+    ):
+        centre = (line.bbox.y0 + line.bbox.y1) / 2
+        if rows and abs(centre - rows[-1][0]) <= 0.5 * h:
+            members = rows[-1][1]
+            members.append(line)
+            rows[-1] = ((rows[-1][0] * (len(members) - 1) + centre) / len(members), members)
+        else:
+            rows.append((centre, [line]))
+    for line in tall:
+        anchor = line.bbox.y0 + h / 2
+        if rows:
+            min(rows, key=lambda row: abs(row[0] - anchor))[1].append(line)
+        else:
+            rows.append((anchor, [line]))
+    return [sorted(members, key=lambda ln: ln.bbox.x0) for _, members in rows]
+
+
+def _segments(lines: Sequence[Line]) -> list[Line]:
+    """Words (a PDF's words come one by one) merged into line segments along each row, split where the
+    gap is wider than the text is tall: a column gap or a table cell boundary stays a split."""
+    out: list[Line] = []
+    for row in _rows(lines):
+        current = row[0]
+        for word in row[1:]:
+            if word.bbox.x0 - current.bbox.x1 < max(current.bbox.height, word.bbox.height):
+                current = Line(text=f"{current.text} {word.text}", bbox=current.bbox.union(word.bbox))
+            else:
+                out.append(current)
+                current = word
+        out.append(current)
+    return out
+
+
+def _join(lines: Sequence[Line]) -> str:
+    texts: list[str] = []
+    for row in _rows(lines):
+        first = row[0].text
+        # A drop capital (one tall capital) starts the row's first word: "O" + "ver" is "Over".
+        drop_cap = (
+            len(row) > 1
+            and len(first) == 1
+            and first.isupper()
+            and row[0].bbox.height > _TALL * row[1].bbox.height
+        )
+        text = first + (row[1].text if drop_cap else "")
+        for line in row[2 if drop_cap else 1 :]:
+            text = f"{text} {line.text}"
+        texts.append(text)
+    return join_lines(texts)
+
+
+def _kind(label: str, task: Task, text: str) -> BlockKind:
+    if task is Task.TABLE:
+        return BlockKind.TABLE
+    if task is Task.FORMULA:
+        return BlockKind.FORMULA
+    if task is Task.SKIP:
+        return BlockKind.FIGURE
+    kind = KIND_BY_LABEL.get(label, BlockKind.TEXT)
+    if task is Task.ABANDON and kind not in {BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER}:
+        kind = BlockKind.FOOTER
+    if kind in {BlockKind.HEADER, BlockKind.FOOTER} and text.strip().isdigit():
+        kind = BlockKind.PAGE_NUMBER
+    return kind
+
+
+class RegionRecognizer:
+    """Turns one region into one block; safe to call from several threads at once."""
+
+    def __init__(self, settings: Settings, engine: OcrEngine, detector_name: str) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._detector_name = detector_name
+
+    def _layer_lines(self, ctx: RegionContext, box: BBox) -> list[TextLine] | None:
+        """The text layer's lines for the region when they cover its ink well enough, else None."""
+        if not ctx.text_lines:
+            return None
+        inside = ctx.lines_of(box, ctx.text_lines)
+        if not inside:
+            return None
+        if not ctx.check_ink:
+            return inside
+        coverage = ink_coverage(ctx.image, box, [line.bbox for line in inside])
+        return inside if coverage >= self._settings.layout.text_layer_min_coverage else None
+
+    def _text_share(self, ctx: RegionContext, box: BBox) -> float:
+        """Share of the region's area covered by the text lines it owns (layer or page OCR)."""
+        lines = [*ctx.lines_of(box, ctx.text_lines), *ctx.lines_of(box, ctx.ocr_lines or [])]
+        return sum(line.bbox.area for line in lines) / max(box.area, 1e-6)
+
+    def _shadowed(self, ctx: RegionContext, box: BBox) -> bool:
+        """True when the region owns no line but lines lying inside it belong to an overlapping region:
+        a duplicate detection, whose text is already read there and must not be read again."""
+        if not ctx.owner:
+            return False
+        lines = [*ctx.text_lines, *(ctx.ocr_lines or [])]
+        crossing = [ln for ln in lines if _crosses(ln.bbox, box)]
+        return bool(crossing) and all(ctx.owner.get(id(ln)) not in (None, box) for ln in crossing)
+
+    def needs_ocr(self, ctx: RegionContext, region: Region, task: Task) -> bool:
+        """Whether the region's text must come from OCR (the text layer does not cover it)."""
+        return task is not Task.SKIP and self._layer_lines(ctx, region.bbox) is None
+
+    def _ocr(self, ctx: RegionContext, box: BBox) -> tuple[list[Line], float | None]:
+        """OCR lines of the region in page pixels, with their mean confidence: the page's lines lying
+        mostly inside it when the page was OCR'd once, else the engine on the (padded) crop."""
+        floor = self._settings.ocr.min_confidence
+        if ctx.ocr_lines is not None:
+            found = ctx.lines_of(box, ctx.ocr_lines)
+        else:
+            pad = self._settings.layout.crop_padding_pt * ctx.dpi / 72.0
+            padded = BBox(
+                x0=max(box.x0 - pad, 0.0),
+                y0=max(box.y0 - pad, 0.0),
+                x1=min(box.x1 + pad, float(ctx.image.width)),
+                y1=min(box.y1 + pad, float(ctx.image.height)),
+            )
+            found = [
+                Line(
+                    text=ln.text,
+                    bbox=BBox(
+                        x0=ln.bbox.x0 + padded.x0,
+                        y0=ln.bbox.y0 + padded.y0,
+                        x1=ln.bbox.x1 + padded.x0,
+                        y1=ln.bbox.y1 + padded.y0,
+                    ),
+                    confidence=ln.confidence,
+                )
+                for ln in self._engine.recognize(crop(ctx.image, padded).convert("RGB"))
+            ]
+        lines = [ln for ln in found if ln.text.strip() and (ln.confidence is None or ln.confidence >= floor)]
+        scores = [ln.confidence for ln in lines if ln.confidence is not None]
+        return lines, (sum(scores) / len(scores) if scores else None)
+
+    def _read_text(self, ctx: RegionContext, box: BBox) -> tuple[str, float | None, Provenance]:
+        layer = self._layer_lines(ctx, box)
+        if layer is not None:
+            lines = [Line(text=t.text, bbox=t.bbox, height=t.char_height) for t in layer]
+            return _join(lines), 1.0, _TEXT_LAYER
+        lines, confidence = self._ocr(ctx, box)
+        return _join(lines), confidence, Provenance(tier=Tier.OCR, engine=self._engine.name)
+
+    def recognize(self, ctx: RegionContext, region: Region, task: Task) -> Block:
+        box = region.bbox
+        attributes: dict[str, Any] = {
+            "label": region.label,
+            "task": str(task),
+            "score": round(region.score, 4),
+        }
+        if task is Task.SKIP and self._text_share(ctx, box) >= self._settings.layout.figure_text_share:
+            # Mostly text: a small table or a text block the detector took for a picture.
+            block = self._table(ctx, region, dict(attributes))
+            if block.html is not None and int(block.attributes.get("cols", 0)) >= 2:
+                block.attributes["reclassified"] = "table"
+                return block
+            attributes = {**attributes, "reclassified": "text"}
+            task = Task.TEXT
+        if task is Task.SKIP:
+            # A figure is not OCR'd, but text already read on the page (labels, a picture of a notice)
+            # stays with it: full-page mode would have kept it, so layout mode must not lose it.
+            lines = [
+                *(
+                    Line(text=t.text, bbox=t.bbox, height=t.char_height)
+                    for t in ctx.lines_of(box, ctx.text_lines)
+                ),
+                *ctx.lines_of(box, ctx.ocr_lines or []),
+            ]
+            tier = Tier.NONE if not lines else Tier.TEXT_LAYER if ctx.text_lines else Tier.OCR
+            engine = {Tier.NONE: self._detector_name, Tier.TEXT_LAYER: "pdfium"}.get(tier, self._engine.name)
+            # A figure may hold columns of text (a form, a scanned page); read them as full-page mode would.
+            segments = _segments(lines)
+            blocks = (
+                lines_to_blocks(segments, ctx.image.width, ctx.image.height, _TEXT_LAYER) if lines else []
+            )
+            return Block(
+                kind=BlockKind.FIGURE,
+                text="\n\n".join(b.text for b in blocks if b.text),
+                bbox=box,
+                confidence=region.score,
+                provenance=Provenance(tier=tier, engine=engine),
+                attributes=attributes,
+            )
+        if task is Task.TABLE:
+            return self._table(ctx, region, attributes)
+        if self._shadowed(ctx, box):
+            attributes["shadowed"] = True
+            return Block(
+                kind=_kind(region.label, task, ""),
+                bbox=box,
+                provenance=Provenance(tier=Tier.NONE, engine=self._detector_name),
+                attributes=attributes,
+            )
+        text, confidence, provenance = self._read_text(ctx, box)
+        if task is Task.FORMULA:
+            # No classical engine reads maths: keep the crop, any text-layer glyphs as a hint, and ask
+            # the VLM tier for LaTeX.
+            hint = text if provenance.tier is Tier.TEXT_LAYER else ""
+            attributes.update(escalate=True, vlm_prompt=VLM_PROMPTS[Task.FORMULA])
+            return Block(
+                kind=BlockKind.FORMULA,
+                text=f"$${hint}$$" if hint else "$$",
+                bbox=box,
+                confidence=confidence,
+                provenance=provenance,
+                attributes=attributes,
+            )
+        if task is Task.TEXT:
+            attributes["vlm_prompt"] = VLM_PROMPTS[Task.TEXT]
+            if not text:
+                attributes["escalate"] = True  # a text region nothing could read (handwriting, odd script)
+        kind = _kind(region.label, task, text)
+        level = 1 if kind is BlockKind.TITLE else 2 if kind is BlockKind.HEADING else None
+        return Block(
+            kind=kind,
+            text=text,
+            bbox=box,
+            confidence=confidence,
+            provenance=provenance,
+            level=level,
+            attributes=attributes,
+        )
+
+    def _table_words(self, ctx: RegionContext, box: BBox) -> tuple[list[Word], Provenance]:
+        """The table's words in crop pixels: the PDF's own words when available, else OCR."""
+        if ctx.pdf_page is not None and ctx.text_lines and self._layer_lines(ctx, box) is not None:
+            words = pdf_words(ctx.pdf_page, box, ctx.dpi)
+            if words:
+                return [_shift_word(w, box) for w in words], _TEXT_LAYER
+        layer = self._layer_lines(ctx, box)
+        if layer is not None:
+            return [_shift_word(Word(text=t.text, bbox=t.bbox), box) for t in layer], _TEXT_LAYER
+        lines, _ = self._ocr(ctx, box)
+        return [_shift_word(Word(text=ln.text, bbox=ln.bbox), box) for ln in lines], Provenance(
+            tier=Tier.OCR, engine=self._engine.name
+        )
+
+    def _table(self, ctx: RegionContext, region: Region, attributes: dict[str, Any]) -> Block:
+        box = region.bbox
+        words, provenance = self._table_words(ctx, box)
+        structure = recognize_table(
+            crop(ctx.image, box),
+            words,
+            backend=self._settings.layout.table_backend,
+            pdf_page=ctx.pdf_page,
+            region=box,
+            dpi=ctx.dpi,
+        )
+        attributes["vlm_prompt"] = VLM_PROMPTS[Task.TABLE]
+        if structure is None:
+            attributes.update(table_structure="none", escalate=True)
+            text = "\n".join(w.text for w in words)
+            return Block(
+                kind=BlockKind.TABLE, text=text, bbox=box, provenance=provenance, attributes=attributes
+            )
+        if structure.backend == "pdfplumber":
+            provenance = Provenance(tier=Tier.TEXT_LAYER, engine="pdfplumber")
+        attributes.update(table_structure=structure.backend, rows=structure.n_rows, cols=structure.n_cols)
+        text = "\n".join(" | ".join(cell for cell in row) for row in structure.text_rows)
+        return Block(
+            kind=BlockKind.TABLE,
+            text=text,
+            html=structure.to_html(),
+            bbox=box,
+            confidence=region.score,
+            provenance=provenance,
+            attributes=attributes,
+        )
+
+
+def _shift_word(word: Word, box: BBox) -> Word:
+    b = word.bbox
+    return Word(
+        text=word.text, bbox=BBox(x0=b.x0 - box.x0, y0=b.y0 - box.y0, x1=b.x1 - box.x0, y1=b.y1 - box.y0)
+    )
