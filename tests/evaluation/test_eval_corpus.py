@@ -70,7 +70,7 @@ def test_cli_end_to_end_on_two_real_image_rows(tmp_path: Path, monkeypatch: pyte
     def echo(path: Path, pages: str | None) -> tuple[str, Document | None]:
         return references[path.resolve()].read_text(encoding="utf-8"), None
 
-    monkeypatch.setattr("tierocr.evaluation.cli.default_systems", lambda settings, baseline: [echo])
+    monkeypatch.setattr("tierocr.evaluation.cli.build_systems", lambda settings, rows, **kw: [echo])
     expected = {"PMC5577841": 1.0, "phototest": 0.0}  # perfect TEDS, perfect NED
     for only, score in expected.items():
         out = tmp_path / only

@@ -106,7 +106,7 @@ def test_only_and_limit_select_rows(corpus: Path) -> None:
 
 def test_cli_writes_reports(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        "tierocr.evaluation.cli.default_systems", lambda settings, baseline: [perfect, sloppy]
+        "tierocr.evaluation.cli.build_systems", lambda settings, rows, **kw: [perfect, sloppy]
     )
     out = tmp_path / "report"
     result = CliRunner().invoke(app, ["eval", str(corpus), "--baseline", "-o", str(out)])

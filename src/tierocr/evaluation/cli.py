@@ -3,19 +3,47 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tierocr.config import load_settings
+from tierocr.document import Document
 from tierocr.engines import available_engines
-from tierocr.evaluation.corpus import read_manifest, select_rows
-from tierocr.evaluation.models import RowResult
-from tierocr.evaluation.report import print_summary, write_report
-from tierocr.evaluation.runner import evaluate_corpus
-from tierocr.evaluation.systems import default_systems
+
+if TYPE_CHECKING:
+    from tierocr.config import Settings
+    from tierocr.evaluation.corpus import ManifestRow
+    from tierocr.evaluation.systems import SystemFn
+
+#: Manifest language codes to the OCR language codes a user would configure for such a document.
+_MANIFEST_LANGUAGES = {"zh": "ch_sim", "en": "en", "de": "de", "fr": "fr", "ko": "ko", "ar": "ar", "ja": "ja"}
+
+
+def build_systems(
+    settings: Settings, rows: list[ManifestRow], *, baseline: bool, layout: bool, row_languages: bool
+) -> list[SystemFn]:
+    """tierocr first, then tierocr in layout mode and the bare engines when asked for."""
+    from tierocr.evaluation.systems import BareEngineSystem, TierocrSystem
+
+    languages: dict[Path, list[str]] = {}
+    if row_languages:
+        for row in rows:
+            codes = [
+                _MANIFEST_LANGUAGES.get(c.strip(), c.strip()) for c in row.language.split(",") if c.strip()
+            ]
+            languages[row.file] = list(dict.fromkeys([*codes, "en"]))
+    systems: list[SystemFn] = [TierocrSystem(settings, languages=languages)]
+    if layout:
+        with_layout = settings.model_copy(
+            update={"layout": settings.layout.model_copy(update={"enabled": True})}
+        )
+        systems.append(TierocrSystem(with_layout, name="tierocr+layout", languages=languages))
+    if baseline:
+        systems.extend(BareEngineSystem(settings, name) for name in settings.eval.baseline_engines)
+    return systems
 
 
 def eval_command(
@@ -34,9 +62,37 @@ def eval_command(
         Path | None, typer.Option("-o", "--output", help="Report folder (default: eval.report_dir).")
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
+    layout: Annotated[
+        bool,
+        typer.Option("--layout", help="Also run tierocr in layout mode: layout on vs off, side by side."),
+    ] = False,
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate", help="Calibrate the quality gate: its verdicts beside each document's real error."
+        ),
+    ] = False,
+    row_languages: Annotated[
+        bool,
+        typer.Option(
+            "--row-languages/--config-languages",
+            help="tierocr reads each document with the manifest's languages (as a user would configure).",
+        ),
+    ] = True,
 ) -> None:
     """Score every manifest row against its ground truth; write report.md and report.json."""
     console = Console(stderr=True)
+    try:
+        from tierocr.evaluation.corpus import read_manifest, select_rows
+        from tierocr.evaluation.gate import calibrate, print_gate, recording, write_gate_report
+        from tierocr.evaluation.models import RowResult
+        from tierocr.evaluation.report import print_summary, write_report
+        from tierocr.evaluation.runner import evaluate_corpus
+    except ImportError as exc:
+        console.print(
+            f"[red]error:[/red] tierocr eval needs the eval extra (pip install 'tierocr[eval]'): {exc}"
+        )
+        raise typer.Exit(code=2) from exc
     settings = load_settings(config, ocr={"engine": engine})
     unknown = {settings.ocr.engine, *(settings.eval.baseline_engines if baseline else [])} - set(
         available_engines()
@@ -49,7 +105,10 @@ def eval_command(
     if not rows:
         console.print(f"[red]no manifest rows match[/red] (only={only!r}, limit={limit})")
         raise typer.Exit(code=1)
-    systems = default_systems(settings, baseline=baseline)
+    documents: dict[Path, Document] = {}
+    systems = build_systems(settings, rows, baseline=baseline, layout=layout, row_languages=row_languages)
+    if gate:
+        systems[0] = recording(systems[0], documents)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -74,3 +133,8 @@ def eval_command(
     out = Console()
     print_summary(report, out if out.is_terminal else Console(width=160))  # no wrapping in logs
     console.print(f"wrote {md_path} and {json_path}")
+    if gate:
+        by_id = {row.id: documents[row.file] for row in rows if row.file in documents}
+        calibration = calibrate(report, by_id, system="tierocr")
+        print_gate(calibration, out if out.is_terminal else Console(width=160))
+        console.print(f"wrote {write_gate_report(calibration, report_dir)}")

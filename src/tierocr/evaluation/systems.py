@@ -26,20 +26,30 @@ def system_name(system: Any) -> str:
 
 
 class TierocrSystem:
-    """The full pipeline with the given settings, rendered to Markdown as `tierocr parse` would."""
+    """The full pipeline with the given settings, rendered to Markdown as `tierocr parse` would.
 
-    def __init__(self, settings: Settings, name: str = "tierocr") -> None:
+    ``languages`` maps an input to the languages a user would configure for it (the manifest's); other
+    inputs use the settings' own.
+    """
+
+    def __init__(
+        self, settings: Settings, name: str = "tierocr", languages: dict[Path, list[str]] | None = None
+    ) -> None:
         self.settings = settings
         self.name = name
-        self._pipeline: Any = None
+        self.languages = languages or {}
+        self._pipelines: dict[tuple[str, ...], Any] = {}
 
     def __call__(self, path: Path, pages: str | None = None) -> tuple[str, Document | None]:
         from tierocr.pipeline import Pipeline
         from tierocr.render.markdown import render_markdown
 
-        if self._pipeline is None:  # built on first use so that models load once, inside the timing
-            self._pipeline = Pipeline(self.settings)
-        document = self._pipeline.parse(path, pages=pages)
+        languages = tuple(self.languages.get(path) or self.settings.ocr.languages)
+        pipeline = self._pipelines.get(languages)
+        if pipeline is None:  # built on first use so that models load once, inside the timing
+            ocr = self.settings.ocr.model_copy(update={"languages": list(languages)})
+            pipeline = self._pipelines[languages] = Pipeline(self.settings.model_copy(update={"ocr": ocr}))
+        document = pipeline.parse(path, pages=pages)
         return render_markdown(document, self.settings.render), document
 
 
