@@ -1,29 +1,40 @@
-"""Scoring tierocr (and any other system) on the evaluation corpus with each source's own metric."""
+"""Scoring tierocr (and any other system) on the evaluation corpus with each source's own metric.
 
-from tierocr.evaluation.corpus import GroundTruthFormat, ManifestRow, Metric, read_manifest, select_rows
-from tierocr.evaluation.models import Aggregate, EvalReport, GroupSummary, RowResult, SystemResult
-from tierocr.evaluation.runner import evaluate_corpus, evaluate_rows
-from tierocr.evaluation.scoring import GroundTruth, Scored, load_groundtruth
-from tierocr.evaluation.systems import BareEngineSystem, SystemFn, TierocrSystem, default_systems
+The public names are resolved on first use (PEP 562), so that importing the package (as `tierocr
+--help` does to register `tierocr eval`) does not need the `eval` extra's scorers installed.
+"""
 
-__all__ = [
-    "Aggregate",
-    "BareEngineSystem",
-    "EvalReport",
-    "GroundTruth",
-    "GroundTruthFormat",
-    "GroupSummary",
-    "ManifestRow",
-    "Metric",
-    "RowResult",
-    "Scored",
-    "SystemFn",
-    "SystemResult",
-    "TierocrSystem",
-    "default_systems",
-    "evaluate_corpus",
-    "evaluate_rows",
-    "load_groundtruth",
-    "read_manifest",
-    "select_rows",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "GroundTruthFormat": "corpus",
+    "ManifestRow": "corpus",
+    "Metric": "corpus",
+    "read_manifest": "corpus",
+    "select_rows": "corpus",
+    "Aggregate": "models",
+    "EvalReport": "models",
+    "GroupSummary": "models",
+    "RowResult": "models",
+    "SystemResult": "models",
+    "evaluate_corpus": "runner",
+    "evaluate_rows": "runner",
+    "GroundTruth": "scoring",
+    "Scored": "scoring",
+    "load_groundtruth": "scoring",
+    "BareEngineSystem": "systems",
+    "SystemFn": "systems",
+    "TierocrSystem": "systems",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tierocr.evaluation' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"tierocr.evaluation.{module}"), name)

@@ -77,10 +77,3 @@ class BareEngineSystem:
                 lines = self._engine.recognize(page.image)
                 texts.append("\n".join(line.text for line in lines))
         return "\n\n".join(texts), None
-
-
-def default_systems(settings: Settings, *, baseline: bool) -> list[SystemFn]:
-    systems: list[SystemFn] = [TierocrSystem(settings)]
-    if baseline:
-        systems.extend(BareEngineSystem(settings, name) for name in settings.eval.baseline_engines)
-    return systems
