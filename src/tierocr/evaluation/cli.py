@@ -90,7 +90,7 @@ def eval_command(
         from tierocr.evaluation.runner import evaluate_corpus
     except ImportError as exc:
         console.print(
-            f"[red]error:[/red] tierocr eval needs the eval extra (pip install 'tierocr[eval]'): {exc}"
+            f"[red]error:[/red] tierocr eval needs the eval extra (pip install 'tierocr\\[eval]'): {exc}"
         )
         raise typer.Exit(code=2) from exc
     settings = load_settings(config, ocr={"engine": engine})
