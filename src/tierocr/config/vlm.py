@@ -1,0 +1,103 @@
+"""Settings sections of the vision-language tier: the endpoint and the quality gate in front of it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class VlmSettings(BaseModel):
+    """The vision-language tier: an OpenAI-compatible endpoint that re-reads pages the gate rejects."""
+
+    url: str | None = Field(
+        None,
+        description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1; unset: no escalation.",
+    )
+    model: str = Field("zai-org/GLM-OCR", description="Model name sent with each request.")
+    api_key: SecretStr | None = Field(None, description="Bearer token, when the server wants one.")
+    profile: Literal["glm-ocr", "paddleocr-vl", "lightonocr", "generic"] = Field(
+        "glm-ocr", description="Prompt and sampling conventions of the served model family."
+    )
+    escalate: Literal["auto", "never", "always"] = Field(
+        "auto", description="auto: pages the quality gate rejects; never; always: every page."
+    )
+    max_concurrency: int = Field(16, ge=1, description="Requests in flight at once (pooled connections).")
+    use_lease: bool = Field(
+        False,
+        description="Hold the GPU lease (section gpu) while escalation requests are in flight: for a VLM "
+        "endpoint on a card shared with an LLM.",
+    )
+    timeout: float = Field(180.0, gt=0, description="Seconds to wait for one answer (CPU models are slow).")
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a TCP connection.")
+    retries: int = Field(3, ge=0, le=10, description="Extra attempts after a 429, 5xx, timeout or refusal.")
+    backoff_base: float = Field(0.5, ge=0, description="First backoff delay (s); doubles per attempt.")
+    backoff_max: float = Field(30.0, ge=0, description="Upper bound of one backoff delay.")
+    retry_after_max: float = Field(120.0, ge=0, description="Cap on a server's Retry-After wait.")
+    breaker_threshold: int = Field(
+        5, ge=1, description="Consecutive failed attempts after which requests fail fast (circuit open)."
+    )
+    breaker_cooldown: float = Field(30.0, ge=0, description="Seconds the circuit stays open before a probe.")
+    max_tokens: int | None = Field(None, ge=1, description="Answer length cap; unset: the profile's.")
+    temperature: float | None = Field(None, ge=0, description="Temperature; unset: the profile's.")
+    send_sampling_extras: bool = Field(
+        True, description="Send top_k and repetition_penalty (vLLM and vlm-serve take them; OpenAI not)."
+    )
+    image_format: Literal["png", "jpeg"] = Field("png", description="How page images travel (data URI).")
+    jpeg_quality: int = Field(90, ge=30, le=100)
+    image_max_side: int = Field(2048, ge=64, description="Scale the longer image side down to this.")
+    max_regions: int = Field(
+        8, ge=0, description="More failing regions than this: send the whole page (0: whole pages only)."
+    )
+    repetition_min_repeats: int = Field(8, ge=2, description="A tail unit repeated this often is a loop.")
+    repetition_max_period: int = Field(256, ge=1, description="Longest repeating unit looked for (chars).")
+    repetition_min_span: int = Field(64, ge=1, description="A loop covers at least this many characters.")
+    repetition_retry_penalty: float = Field(
+        1.3, ge=1.0, description="repetition_penalty of the one retry after a loop was cut."
+    )
+    repetition_retry_frequency_penalty: float = Field(
+        0.5, ge=0.0, le=2.0, description="frequency_penalty of the one retry after a loop was cut."
+    )
+
+
+class GateSettings(BaseModel):
+    """Thresholds of the quality gate: a page fails when any signal crosses its threshold."""
+
+    min_ink_ratio: float = Field(
+        0.002, ge=0, le=1, description="Pages with less dark-pixel share than this are blank."
+    )
+    ink_threshold: int = Field(128, ge=1, le=255, description="Grey level below which a pixel counts as ink.")
+    min_chars: int = Field(16, ge=0, description="An inked page with fewer characters is near-empty.")
+    max_ink_pixels_per_char: float = Field(
+        2500.0, gt=0, description="Dark pixels per recognised character above this: ink left unread."
+    )
+    max_garbage_ratio: float = Field(
+        0.30, ge=0, le=1, description="Share of characters outside the configured languages' scripts."
+    )
+    min_garbage_chars: int = Field(8, ge=1, description="Shorter texts are not judged for garbage.")
+    min_mean_confidence: float = Field(0.75, ge=0, le=1, description="Length-weighted mean confidence.")
+    confidence_quantile: float = Field(0.1, ge=0, le=1, description="Low quantile of confidences checked.")
+    min_quantile_confidence: float = Field(0.5, ge=0, le=1, description="Floor for that low quantile.")
+    min_confidence_lines: int = Field(3, ge=1, description="Fewer confidences: quantile not judged.")
+    table_min_tokens: int = Field(4, ge=2, description="A line of this many mostly numeric tokens: tabular.")
+    table_numeric_share: float = Field(0.5, ge=0, le=1, description="Numeric token share of a tabular line.")
+    table_min_lines: int = Field(3, ge=1, description="Tabular rows outside structured tables to fail.")
+    table_min_run: int = Field(
+        3, ge=2, description="Consecutive numbers in running text that read as one collapsed table row."
+    )
+    split_row_segments: int = Field(
+        3, ge=2, description="A text row made of this many separate pieces: columns or cells read as one row."
+    )
+    split_rows_min: int = Field(5, ge=1, description="Such rows outside structured tables to fail.")
+    formula_symbol_share: float = Field(
+        0.08, ge=0, le=1, description="Share of maths symbols and Greek letters making OCR text a formula."
+    )
+    formula_min_chars: int = Field(8, ge=1, description="Shorter OCR blocks are not judged as formulas.")
+    require_table_html: bool = Field(True, description="A table block without HTML fails its region.")
+    require_formula_latex: bool = Field(False, description="A formula block without LaTeX fails.")
+    repetition_min_repeats: int = Field(10, ge=2, description="A unit repeated this often in a row: a loop.")
+    repetition_max_period: int = Field(128, ge=1, description="Longest repeating unit looked for (chars).")
+    repetition_min_span: int = Field(80, ge=1, description="A loop covers at least this many characters.")
+    max_mojibake_ratio: float = Field(
+        0.05, ge=0, le=1, description="Share of replacement, control, private-use or mis-decoded characters."
+    )
