@@ -136,7 +136,7 @@ def test_a_failing_region_is_recorded_and_the_page_survives() -> None:
 
 
 def test_each_line_goes_to_one_region_even_when_the_region_is_smaller_than_the_line() -> None:
-    from tierocr.layout.regions import assign_owners
+    from tierocr.layout.region_geometry import assign_owners
 
     lines = [box(850, 20, 890, 40), box(100, 100, 500, 120), box(100, 300, 200, 320)]
     regions = [box(860, 25, 880, 35), box(90, 90, 510, 200), box(95, 95, 505, 130)]

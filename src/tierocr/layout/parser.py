@@ -30,13 +30,8 @@ from tierocr.layout.crops import crop, safe_name, save_crop
 from tierocr.layout.detector import LayoutDetector, Region, clip_region
 from tierocr.layout.order import reading_order
 from tierocr.layout.reading_order import Line
-from tierocr.layout.regions import (
-    KIND_BY_LABEL,
-    RegionContext,
-    RegionRecognizer,
-    assign_owners,
-    overlap_share,
-)
+from tierocr.layout.region_geometry import assign_owners, overlap_share
+from tierocr.layout.regions import KIND_BY_LABEL, RegionContext, RegionRecognizer
 from tierocr.layout.tables.pdf import page_words
 from tierocr.layout.tasks import Task, TaskMap
 from tierocr.layout.visualize import save_layout_png

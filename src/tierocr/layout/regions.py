@@ -13,17 +13,23 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
-import numpy as np
 from PIL import Image
 
 from tierocr.config import Settings
 from tierocr.document import BBox, Block, BlockKind, Provenance, Tier
 from tierocr.engines.base import OcrEngine
 from tierocr.inputs.base import TextLine
-from tierocr.layout.blocks import join_lines, lines_to_blocks
+from tierocr.layout.blocks import lines_to_blocks
 from tierocr.layout.crops import crop
 from tierocr.layout.detector import Region
 from tierocr.layout.reading_order import Line
+from tierocr.layout.region_geometry import (
+    crosses,
+    ink_coverage,
+    join_region_lines,
+    overlap_share,
+    region_segments,
+)
 from tierocr.layout.tables import Word, recognize_table
 from tierocr.layout.tables.pdf import pdf_words
 from tierocr.layout.tasks import Task
@@ -57,8 +63,6 @@ KIND_BY_LABEL = MappingProxyType(
         "formula_number": BlockKind.PAGE_NUMBER,
     }
 )
-_DARK = 160  # grey level below which a pixel counts as ink
-_TALL = 1.8  # a glyph this many times the row height is a drop capital or an ornament, not a row
 
 
 class _Boxed(Protocol):
@@ -90,130 +94,6 @@ class RegionContext:
         if self.owner:
             return [line for line in lines if self.owner.get(id(line)) == region]
         return [line for line in lines if overlap_share(line.bbox, region) >= 0.5]
-
-
-def overlap_share(inner: BBox, outer: BBox) -> float:
-    """Share of ``inner``'s area that lies inside ``outer``."""
-    w = min(inner.x1, outer.x1) - max(inner.x0, outer.x0)
-    h = min(inner.y1, outer.y1) - max(inner.y0, outer.y0)
-    if w <= 0 or h <= 0:
-        return 0.0
-    return (w * h) / max(inner.area, 1e-6)
-
-
-def _crosses(line: BBox, box: BBox) -> bool:
-    """The line runs through the box: most of its height, over most of the narrower width of the two."""
-    w = min(line.x1, box.x1) - max(line.x0, box.x0)
-    h = min(line.y1, box.y1) - max(line.y0, box.y0)
-    return w > 0.5 * min(line.width, box.width) and h > 0.5 * line.height
-
-
-def assign_owners(line_boxes: Sequence[BBox], regions: Sequence[BBox]) -> list[int | None]:
-    """For each line, the index of the region it belongs to, or None.
-
-    A line belongs where most of it lies, or to a region lying mostly inside it (a page-number box
-    smaller than the OCR line around it); each line goes to one region only, so no text is read twice.
-    """
-    owners: list[int | None] = []
-    for line in line_boxes:
-        best: tuple[tuple[float, float], int] | None = None
-        for k, region in enumerate(regions):
-            w = min(line.x1, region.x1) - max(line.x0, region.x0)
-            h = min(line.y1, region.y1) - max(line.y0, region.y0)
-            if w <= 0 or h <= 0:
-                continue
-            inter = w * h
-            if inter < 0.5 * max(min(line.area, region.area), 1e-6):
-                continue
-            # Most of the line inside first; among regions holding all of it, the one it fills most.
-            score = (round(inter / max(line.area, 1e-6), 3), inter / max(region.area, 1e-6))
-            if best is None or score > best[0]:
-                best = (score, k)
-        owners.append(best[1] if best else None)
-    return owners
-
-
-def ink_coverage(image: Image.Image, region: BBox, boxes: Sequence[BBox]) -> float:
-    """Share of the region's dark pixels inside ``boxes`` (1.0 for a region without ink)."""
-    grey = np.asarray(crop(image, region).convert("L"))
-    ink = grey < _DARK
-    total = int(ink.sum())
-    if total == 0:
-        return 1.0
-    covered = np.zeros_like(ink)
-    pad = 2
-    for box in boxes:
-        x0 = max(int(box.x0 - region.x0) - pad, 0)
-        y0 = max(int(box.y0 - region.y0) - pad, 0)
-        x1 = int(box.x1 - region.x0) + pad + 1
-        y1 = int(box.y1 - region.y0) + pad + 1
-        covered[y0:y1, x0:x1] = True
-    return float((ink & covered).sum() / total)
-
-
-def _rows(lines: Sequence[Line]) -> list[list[Line]]:
-    """Lines (or words) grouped into rows by their vertical centres, left to right within a row.
-
-    Glyphs much taller than the text (a drop capital) would bridge several rows and mix them; they join
-    the row their top aligns with instead.
-    """
-    if not lines:
-        return []
-    heights = sorted(line.bbox.height for line in lines)
-    h = heights[len(heights) // 2]
-    tall = [line for line in lines if line.bbox.height > _TALL * h]
-    rows: list[tuple[float, list[Line]]] = []
-    for line in sorted(
-        (ln for ln in lines if ln.bbox.height <= _TALL * h), key=lambda ln: ln.bbox.y0 + ln.bbox.y1
-    ):
-        centre = (line.bbox.y0 + line.bbox.y1) / 2
-        if rows and abs(centre - rows[-1][0]) <= 0.5 * h:
-            members = rows[-1][1]
-            members.append(line)
-            rows[-1] = ((rows[-1][0] * (len(members) - 1) + centre) / len(members), members)
-        else:
-            rows.append((centre, [line]))
-    for line in tall:
-        anchor = line.bbox.y0 + h / 2
-        if rows:
-            min(rows, key=lambda row: abs(row[0] - anchor))[1].append(line)
-        else:
-            rows.append((anchor, [line]))
-    return [sorted(members, key=lambda ln: ln.bbox.x0) for _, members in rows]
-
-
-def _segments(lines: Sequence[Line]) -> list[Line]:
-    """Words (a PDF's words come one by one) merged into line segments along each row, split where the
-    gap is wider than the text is tall: a column gap or a table cell boundary stays a split."""
-    out: list[Line] = []
-    for row in _rows(lines):
-        current = row[0]
-        for word in row[1:]:
-            if word.bbox.x0 - current.bbox.x1 < max(current.bbox.height, word.bbox.height):
-                current = Line(text=f"{current.text} {word.text}", bbox=current.bbox.union(word.bbox))
-            else:
-                out.append(current)
-                current = word
-        out.append(current)
-    return out
-
-
-def _join(lines: Sequence[Line]) -> str:
-    texts: list[str] = []
-    for row in _rows(lines):
-        first = row[0].text
-        # A drop capital (one tall capital) starts the row's first word: "O" + "ver" is "Over".
-        drop_cap = (
-            len(row) > 1
-            and len(first) == 1
-            and first.isupper()
-            and row[0].bbox.height > _TALL * row[1].bbox.height
-        )
-        text = first + (row[1].text if drop_cap else "")
-        for line in row[2 if drop_cap else 1 :]:
-            text = f"{text} {line.text}"
-        texts.append(text)
-    return join_lines(texts)
 
 
 def _kind(label: str, task: Task, text: str) -> BlockKind:
@@ -262,7 +142,7 @@ class RegionRecognizer:
         if not ctx.owner:
             return False
         lines = [*ctx.text_lines, *(ctx.ocr_lines or [])]
-        crossing = [ln for ln in lines if _crosses(ln.bbox, box)]
+        crossing = [ln for ln in lines if crosses(ln.bbox, box)]
         return bool(crossing) and all(ctx.owner.get(id(ln)) not in (None, box) for ln in crossing)
 
     def needs_ocr(self, ctx: RegionContext, region: Region, task: Task) -> bool:
@@ -304,9 +184,9 @@ class RegionRecognizer:
         layer = self._layer_lines(ctx, box)
         if layer is not None:
             lines = [Line(text=t.text, bbox=t.bbox, height=t.char_height) for t in layer]
-            return _join(lines), 1.0, _TEXT_LAYER
+            return join_region_lines(lines), 1.0, _TEXT_LAYER
         lines, confidence = self._ocr(ctx, box)
-        return _join(lines), confidence, Provenance(tier=Tier.OCR, engine=self._engine.name)
+        return join_region_lines(lines), confidence, Provenance(tier=Tier.OCR, engine=self._engine.name)
 
     def recognize(self, ctx: RegionContext, region: Region, task: Task) -> Block:
         box = region.bbox
@@ -336,7 +216,7 @@ class RegionRecognizer:
             tier = Tier.NONE if not lines else Tier.TEXT_LAYER if ctx.text_lines else Tier.OCR
             engine = {Tier.NONE: self._detector_name, Tier.TEXT_LAYER: "pdfium"}.get(tier, self._engine.name)
             # A figure may hold columns of text (a form, a scanned page); read them as full-page mode would.
-            segments = _segments(lines)
+            segments = region_segments(lines)
             blocks = (
                 lines_to_blocks(segments, ctx.image.width, ctx.image.height, _TEXT_LAYER) if lines else []
             )
