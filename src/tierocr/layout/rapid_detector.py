@@ -31,7 +31,7 @@ class RapidLayoutDetector(LayoutDetector):
         try:
             from rapid_layout import EngineType, ModelType, RapidLayout
         except ImportError as exc:
-            raise EngineUnavailableError(f"rapid-layout is not installed (tierocr[layout]): {exc}") from exc
+            raise EngineUnavailableError(f"rapid-layout is not installed (a tierocr dependency): {exc}") from exc
         engine_cfg: dict[str, Any] = {}
         if threads:
             engine_cfg = {"intra_op_num_threads": threads}

@@ -24,7 +24,7 @@ def img2table_structure(image: Image.Image, words: Sequence[Word]) -> TableStruc
     try:
         from img2table.document import Image as Img2TableImage
     except ImportError:
-        logger.warning("img2table is not installed (tierocr[layout]); tables fall back to the word grid")
+        logger.warning("img2table is not installed (a tierocr dependency); tables fall back to the word grid")
         return None
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG")
