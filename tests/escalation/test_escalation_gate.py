@@ -97,9 +97,10 @@ def test_table_without_html_and_formula_without_latex() -> None:
         block("E = mc2", kind=BlockKind.FORMULA),
     )
     verdict = assess_page(p, GATE, languages=EN)
-    assert verdict.signals == {"table_without_html": 1.0}
-    strict = GATE.model_copy(update={"require_formula_latex": True})
-    assert failing_regions(p, strict) == {1: "table_without_html", 3: "formula_without_latex"}
+    assert verdict.signals == {"table_without_html": 1.0, "formula_without_latex": 1.0}
+    assert failing_regions(p, GATE) == {1: "table_without_html", 3: "formula_without_latex"}
+    lenient = GATE.model_copy(update={"require_formula_latex": False})
+    assert assess_page(p, lenient, languages=EN).signals == {"table_without_html": 1.0}
 
 
 def test_repetition_loop_fails_but_toc_leaders_do_not() -> None:

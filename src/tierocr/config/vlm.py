@@ -94,7 +94,9 @@ class GateSettings(BaseModel):
     )
     formula_min_chars: int = Field(8, ge=1, description="Shorter OCR blocks are not judged as formulas.")
     require_table_html: bool = Field(True, description="A table block without HTML fails its region.")
-    require_formula_latex: bool = Field(False, description="A formula block without LaTeX fails.")
+    require_formula_latex: bool = Field(
+        True, description="A formula block without LaTeX fails: only the VLM tier writes LaTeX."
+    )
     repetition_min_repeats: int = Field(10, ge=2, description="A unit repeated this often in a row: a loop.")
     repetition_max_period: int = Field(128, ge=1, description="Longest repeating unit looked for (chars).")
     repetition_min_span: int = Field(80, ge=1, description="A loop covers at least this many characters.")
