@@ -53,7 +53,7 @@ def pdf_table_structure(pdf_page: Any, region: BBox, dpi: float) -> TableStructu
     try:
         page, document = _open_page(pdf_page)
     except ImportError:
-        logger.warning("pdfplumber is not installed (a tierocr dependency); PDF tables fall back to the image")
+        logger.warning("pdfplumber is missing (a tierocr dependency); PDF tables fall back to the image")
         return None
     try:
         return _find(page, region, dpi / POINTS_PER_INCH)
