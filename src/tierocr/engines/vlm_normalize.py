@@ -141,9 +141,14 @@ def otsl_to_html(otsl: str) -> str:
             while c + colspan < len(row) and row[c + colspan][0] == "lcel":
                 colspan += 1
             rowspan = 1
-            while r + rowspan < len(rows) and c < len(rows[r + rowspan]) and rows[r + rowspan][c][0] in (
-                "ucel",
-                "xcel",
+            while (
+                r + rowspan < len(rows)
+                and c < len(rows[r + rowspan])
+                and rows[r + rowspan][c][0]
+                in (
+                    "ucel",
+                    "xcel",
+                )
             ):
                 rowspan += 1
             attrs = (f' colspan="{colspan}"' if colspan > 1 else "") + (
