@@ -8,7 +8,9 @@ region's label, task and GLM-OCR style ``bbox_2d`` in ``attributes``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import statistics
 import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
@@ -130,6 +132,7 @@ class LayoutParser:
             [b for b, owner in zip(boxes, owners, strict=True) if owner is None], image.width, image.height
         )
         owners = assign_owners(boxes, [r.bbox for r in regions])
+        regions = _titles_not_headers(regions, owners, page_lines)
         ctx = replace(
             ctx,
             owner={
@@ -223,6 +226,26 @@ class LayoutParser:
 
 def _is_rtl(text: str) -> bool:
     return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
+def _titles_not_headers(regions: list[Region], owners: list[int | None], lines: list[Any]) -> list[Region]:
+    """A region labelled header whose text is clearly larger than the page's body text is a title.
+
+    Detectors call a large title at the top of a page a running header, and headers are left out of the
+    Markdown; running headers are set small, so size tells the two apart on any page.
+    """
+    heights = [ln.bbox.height for ln in lines if ln.bbox.height > 0]
+    if len(heights) < 3:
+        return regions
+    body = statistics.median(heights)
+    out = list(regions)
+    for k, region in enumerate(regions):
+        if region.label != "header":
+            continue
+        own = [ln.bbox.height for ln, owner in zip(lines, owners, strict=True) if owner == k]
+        if own and statistics.median(own) >= 1.3 * body:
+            out[k] = dataclasses.replace(region, label="title")
+    return out
 
 
 def undetected_regions(stray: list[BBox], width: float, height: float) -> list[Region]:

@@ -8,6 +8,7 @@ re-read just that crop with ``Text Recognition:`` / ``Table Recognition:`` / ``F
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -198,7 +199,11 @@ class RegionRecognizer:
         if task is Task.SKIP and self._text_share(ctx, box) >= self._settings.layout.figure_text_share:
             # Mostly text: a small table or a text block the detector took for a picture.
             block = self._table(ctx, region, dict(attributes))
-            if block.html is not None and int(block.attributes.get("cols", 0)) >= 2:
+            if (
+                block.html is not None
+                and int(block.attributes.get("cols", 0)) >= 2
+                and not _prose_grid(block)
+            ):
                 block.attributes["reclassified"] = "table"
                 return block
             attributes = {**attributes, "reclassified": "text"}
@@ -229,7 +234,13 @@ class RegionRecognizer:
                 attributes=attributes,
             )
         if task is Task.TABLE:
-            return self._table(ctx, region, attributes)
+            block = self._table(ctx, region, dict(attributes))
+            if not _prose_grid(block):
+                return block
+            # One or two columns of paragraph-long cells: running text the detector took for a table
+            # (a page of notes in a box); as a table its sentences would be cut and read across.
+            attributes = {**attributes, "reclassified": "text"}
+            task = Task.TEXT
         if self._shadowed(ctx, box):
             attributes["shadowed"] = True
             return Block(
@@ -313,6 +324,14 @@ class RegionRecognizer:
             provenance=provenance,
             attributes=attributes,
         )
+
+
+def _prose_grid(block: Block) -> bool:
+    """A table block whose grid is a few columns of paragraph-long cells."""
+    if block.html is None or int(block.attributes.get("cols", 0)) > 3:
+        return False
+    cells = [cell.strip() for row in block.text.splitlines() for cell in row.split(" | ") if cell.strip()]
+    return bool(cells) and statistics.median(len(cell) for cell in cells) > 60
 
 
 def _shift_word(word: Word, box: BBox) -> Word:

@@ -1,0 +1,43 @@
+"""Detector labels corrected by page evidence: big 'headers' are titles, prose 'tables' are text."""
+
+from __future__ import annotations
+
+from tierocr.document import BBox, Block, BlockKind, Provenance, Tier
+from tierocr.layout.detector import Region
+from tierocr.layout.parser import _titles_not_headers
+from tierocr.layout.reading_order import Line
+from tierocr.layout.regions import _prose_grid
+
+
+def _line(y: float, h: float) -> Line:
+    return Line(text="x", bbox=BBox(x0=0, y0=y, x1=100, y1=y + h))
+
+
+def test_large_header_becomes_title_small_one_stays() -> None:
+    regions = [
+        Region("header", 0.9, BBox(x0=0, y0=0, x1=100, y1=60)),
+        Region("header", 0.9, BBox(x0=0, y0=70, x1=100, y1=90)),
+        Region("text", 0.9, BBox(x0=0, y0=100, x1=100, y1=400)),
+    ]
+    lines = [_line(0, 50), _line(70, 18), *(_line(100 + 25 * i, 20) for i in range(10))]
+    owners = [0, 1, *([2] * 10)]
+    labels = [r.label for r in _titles_not_headers(regions, owners, lines)]
+    assert labels == ["title", "header", "text"]
+
+
+def _table(cols: int, cell: str, rows: int = 3) -> Block:
+    text = "\n".join(" | ".join([cell] * cols) for _ in range(rows))
+    return Block(
+        kind=BlockKind.TABLE,
+        text=text,
+        html="<table></table>",
+        provenance=Provenance(tier=Tier.OCR, engine="t"),
+        attributes={"cols": cols},
+    )
+
+
+def test_prose_grid_is_text_but_real_tables_stay() -> None:
+    sentence = "This is a long sentence of running prose that a detector mistook for a table cell."
+    assert _prose_grid(_table(2, sentence))
+    assert not _prose_grid(_table(2, "12.5"))
+    assert not _prose_grid(_table(6, sentence))
