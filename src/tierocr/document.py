@@ -114,6 +114,11 @@ class PageError(BaseModel):
     message: str
 
 
+#: Error stages after which a page has no content of its own (it could not be loaded, or not read at
+#: all); errors of other stages (a region, a VLM escalation) leave the page's classical content in place.
+FATAL_STAGES = frozenset({"input", "ocr"})
+
+
 class Page(BaseModel):
     number: int = Field(ge=1, description="1-based page number within the source document.")
     width: float = Field(description="Width in pixels at `dpi`.")

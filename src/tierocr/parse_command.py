@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tierocr.config import Settings, load_settings
-from tierocr.document import Document
+from tierocr.document import FATAL_STAGES, Document
 from tierocr.engines import available_engines
 from tierocr.errors import TierOcrError
 from tierocr.inputs import expand_inputs
@@ -146,16 +146,20 @@ def parse_command(
                 err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
                 progress.advance(overall)
                 continue
-            bad_pages = [p.number for p in doc.pages if p.errors]
-            if bad_pages:
+            # A page that could not be loaded or read at all fails the input; a region or an escalation
+            # that failed while the page itself was produced (the classical result kept) is a warning.
+            if any(e.stage in FATAL_STAGES for p in doc.pages for e in p.errors):
                 failures += 1
-                for page in doc.pages:
-                    for error in page.errors:
-                        err.print(
-                            f"[red]error:[/red] {path}: page {page.number}: {error.message}",
-                            highlight=False,
-                            soft_wrap=True,
-                        )
+            for page in doc.pages:
+                for error in page.errors:
+                    label = (
+                        "[red]error:[/red]" if error.stage in FATAL_STAGES else "[yellow]warning:[/yellow]"
+                    )
+                    err.print(
+                        f"{label} {path}: page {page.number}: {error.message}",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
             if output is None:
                 sys.stdout.write(render_markdown(doc, settings.render))
                 sys.stdout.flush()

@@ -22,7 +22,7 @@ from PIL import Image
 
 from tierocr import __version__
 from tierocr.config import Settings
-from tierocr.document import Document, Page, PageError, Provenance, Tier
+from tierocr.document import FATAL_STAGES, Document, Page, PageError, Provenance, Tier
 from tierocr.engines import OcrEngine, create_engine
 from tierocr.engines.orientation import OrientationFixer
 from tierocr.escalation import Escalator, gate_page
@@ -198,7 +198,7 @@ class Pipeline:
             page.errors.append(PageError(stage="ocr", message=f"{type(exc).__name__}: {exc}"))
             page.tier = Tier.NONE
         page.timings["total"] = round(time.perf_counter() - started, 4)
-        if page.errors:
+        if any(error.stage in FATAL_STAGES for error in page.errors):
             return page, image
         if image is None and self.settings.vlm.escalate == "always" and self.escalating:
             image = page_input.image

@@ -97,3 +97,16 @@ def test_escalation_waits_for_the_gpu_lease(settings: Settings, tmp_path: Path) 
         freed = Pipeline(leased).parse(text_pdf([[PARAGRAPHS[0]]]))
     assert blocked.pages[0].tier is Tier.TEXT_LAYER and blocked.pages[0].errors[0].stage == "vlm"
     assert freed.pages[0].tier is Tier.VLM and len(fake.requests) == 1
+
+
+def test_cli_failed_escalation_is_a_warning_not_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "doc.pdf"
+    src.write_bytes(text_pdf([[PARAGRAPHS[0]]]))
+    monkeypatch.setenv("TIEROCR_VLM_URL", f"http://127.0.0.1:{closed_port()}/v1")
+    monkeypatch.setenv("TIEROCR_VLM_RETRIES", "0")
+    result = CliRunner().invoke(app, ["parse", str(src), "--escalate", "always"])
+    assert result.exit_code == 0, result.output
+    assert "cheapest path" in result.stdout
+    assert "warning:" in result.stderr and "error:" not in result.stderr
