@@ -34,7 +34,7 @@ class RapidOcrEngine(OcrEngine):
             # The per-line angle classifier flips correct upright lines on clean pages (12.5 % CER with it,
             # 0 % without, measured); whole-page rotation is fixed before OCR instead.
             "Global.use_cls": False,
-            "Global.log_level": "warning",
+            "Global.log_level": "error",  # its "detection result is empty" warning is normal on blank crops
             # Keep low-confidence lines: the quality gate, not the engine, decides what is garbage.
             "Global.text_score": settings.min_confidence,
         }
