@@ -64,7 +64,9 @@ def test_page_blocks_come_in_reading_order_with_tasks_and_attributes(tmp_path: P
     assert title.attributes["bbox_2d"] == [100, 75, 900, 138]
     assert (left.text, right.text) == ("alpha beta", "gamma delta")
     assert left.provenance.tier is Tier.OCR and left.provenance.engine == "scripted"
-    assert formula.kind is BlockKind.FORMULA and formula.text == "$$" and formula.latex is None
+    assert (
+        formula.kind is BlockKind.FORMULA and formula.text == "E mc" and formula.latex is None
+    )  # OCR glyphs
     assert formula.attributes["escalate"] is True
     assert formula.attributes["vlm_prompt"] == "Formula Recognition:"
     assert table.kind is BlockKind.TABLE and table.html is not None

@@ -251,13 +251,12 @@ class RegionRecognizer:
             )
         text, confidence, provenance = self._read_text(ctx, box)
         if task is Task.FORMULA:
-            # No classical engine reads maths: keep the crop, any text-layer glyphs as a hint, and ask
-            # the VLM tier for LaTeX.
-            hint = text if provenance.tier is Tier.TEXT_LAYER else ""
+            # No classical engine reads maths: keep the crop, the glyphs read from it (text layer or
+            # OCR) as a placeholder inside $$ (the renderer adds them), and ask the VLM tier for LaTeX.
             attributes.update(escalate=True, vlm_prompt=VLM_PROMPTS[Task.FORMULA])
             return Block(
                 kind=BlockKind.FORMULA,
-                text=f"$${hint}$$" if hint else "$$",
+                text=text,
                 bbox=box,
                 confidence=confidence,
                 provenance=provenance,
