@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from tierocr.errors import TierOcrError
 
@@ -46,8 +46,20 @@ class LeaseCancelled(LeaseError):
     """The waiting task was cancelled; raised inside the worker thread only."""
 
 
+class _Record:
+    """JSON round trip of the lease's records (written by one process, read by `gpu status` in another)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        return cls(**{k: data[k] for k in fields if k in data})
+
+
 @dataclass(frozen=True)
-class HolderRecord:
+class HolderRecord(_Record):
     """Who holds the lease: enough for `tierocr gpu status` and for fencing stale writers."""
 
     owner: str
@@ -58,16 +70,9 @@ class HolderRecord:
     since: float
     expires_in_s: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> HolderRecord:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-
 
 @dataclass(frozen=True)
-class WaiterRecord:
+class WaiterRecord(_Record):
     """One queued request, in the order the lease will be handed out."""
 
     owner: str
@@ -75,13 +80,6 @@ class WaiterRecord:
     pid: int
     priority: int
     since: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WaiterRecord:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ coordinates of the layout regions; pdfplumber's points are converted at the edge
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,16 +34,19 @@ class PdfPageRef:
     password: str | None = None
 
 
-def _open_page(pdf_page: Any) -> tuple[Any, Any]:
-    """(pdfplumber page, document to close or None) from a pdfplumber page or a :class:`PdfPageRef`."""
+@contextlib.contextmanager
+def _opened_page(pdf_page: Any) -> Iterator[Any]:
+    """The pdfplumber page for a pdfplumber page or a :class:`PdfPageRef`; a document opened here is
+    closed on exit. Raises ImportError when pdfplumber is missing."""
     if hasattr(pdf_page, "find_tables"):
-        return pdf_page, None
+        yield pdf_page
+        return
     if not isinstance(pdf_page, PdfPageRef):
         raise TypeError(f"pdf_page must be a pdfplumber page or PdfPageRef, not {type(pdf_page).__name__}")
     import pdfplumber
 
-    document = pdfplumber.open(pdf_page.path, password=pdf_page.password or "")
-    return document.pages[pdf_page.index], document
+    with pdfplumber.open(pdf_page.path, password=pdf_page.password or "") as document:
+        yield document.pages[pdf_page.index]
 
 
 def pdf_table_structure(pdf_page: Any, region: BBox, dpi: float) -> TableStructure | None:
@@ -51,65 +56,48 @@ def pdf_table_structure(pdf_page: Any, region: BBox, dpi: float) -> TableStructu
     then reads the table from the image.
     """
     try:
-        page, document = _open_page(pdf_page)
+        with _opened_page(pdf_page) as page:
+            return _find(page, region, dpi / POINTS_PER_INCH)
     except ImportError:
         logger.warning("pdfplumber is missing (a tierocr dependency); PDF tables fall back to the image")
         return None
-    try:
-        return _find(page, region, dpi / POINTS_PER_INCH)
-    finally:
-        if document is not None:
-            document.close()
+
+
+def _words(page: Any, source: Any, scale: float) -> list[Word]:
+    """``source``'s words (the page or a crop of it) in page pixels, measured from the page's origin."""
+    x0, top = page.bbox[0], page.bbox[1]
+    return [
+        Word(
+            text=w["text"],
+            bbox=BBox(
+                x0=(w["x0"] - x0) * scale,
+                y0=(w["top"] - top) * scale,
+                x1=(w["x1"] - x0) * scale,
+                y1=(w["bottom"] - top) * scale,
+            ),
+        )
+        for w in source.extract_words(x_tolerance_ratio=_WORD_GAP_EM)
+    ]
 
 
 def pdf_words(pdf_page: Any, region: BBox, dpi: float) -> list[Word]:
     """The text layer's words inside ``region``, in page pixels: exact text for a table read from pixels."""
+    scale = dpi / POINTS_PER_INCH
     try:
-        page, document = _open_page(pdf_page)
+        with _opened_page(pdf_page) as page:
+            return _words(page, page.within_bbox(_to_points(region, scale, page), strict=False), scale)
     except ImportError:
         return []
-    try:
-        scale = dpi / POINTS_PER_INCH
-        crop = page.within_bbox(_to_points(region, scale, page), strict=False)
-        return [
-            Word(
-                text=w["text"],
-                bbox=BBox(
-                    x0=w["x0"] * scale, y0=w["top"] * scale, x1=w["x1"] * scale, y1=w["bottom"] * scale
-                ),
-            )
-            for w in crop.extract_words(x_tolerance_ratio=_WORD_GAP_EM)
-        ]
-    finally:
-        if document is not None:
-            document.close()
 
 
 def page_words(pdf_page: Any, dpi: float) -> list[Word]:
     """Every word of the page in page pixels; empty when pdfplumber is missing or any glyph has no
     Unicode mapping (pdfminer writes those as ``(cid:N)``, where PDFium's own layer does better)."""
     try:
-        page, document = _open_page(pdf_page)
+        with _opened_page(pdf_page) as page:
+            words = _words(page, page, dpi / POINTS_PER_INCH)
     except ImportError:
         return []
-    try:
-        scale = dpi / POINTS_PER_INCH
-        x0, top = page.bbox[0], page.bbox[1]
-        words = [
-            Word(
-                text=w["text"],
-                bbox=BBox(
-                    x0=(w["x0"] - x0) * scale,
-                    y0=(w["top"] - top) * scale,
-                    x1=(w["x1"] - x0) * scale,
-                    y1=(w["bottom"] - top) * scale,
-                ),
-            )
-            for w in page.extract_words(x_tolerance_ratio=_WORD_GAP_EM)
-        ]
-    finally:
-        if document is not None:
-            document.close()
     if any("(cid:" in w.text for w in words):
         return []
     return words
