@@ -129,6 +129,11 @@ class Page(BaseModel):
     rotation: int = Field(0, description="Clockwise degrees the page image was turned to read it upright.")
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds spent per stage.")
     quality: QualityVerdict | None = None
+    diagnostics: dict[str, float] = Field(
+        default_factory=dict,
+        description="Measurements the stages took of their own read (layout words kept, order ambiguity, "
+        "agreement of two reads), for the quality gate and for people reviewing the page.",
+    )
     tier_reason: str | None = Field(None, description="Why this tier produced the page.")
     errors: list[PageError] = Field(default_factory=list)
 
