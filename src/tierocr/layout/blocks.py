@@ -13,6 +13,7 @@ import statistics
 
 from tierocr.document import BBox, Block, BlockKind, Provenance
 from tierocr.layout.reading_order import Line, Section, median_height, order_lines
+from tierocr.layout.separators import Separators
 
 _BULLET = re.compile(r"^\s*(?:[•●○◦▪▫■□‣⁃∙·\-–*]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|[ivxIVX]{1,4}[.)])\s+\S")
 _PAGE_NUMBER = re.compile(
@@ -170,11 +171,12 @@ def lines_to_blocks(
     page_width: float,
     page_height: float,
     provenance: Provenance,
+    separators: Separators | None = None,
 ) -> list[Block]:
-    """Blocks in reading order for one page's lines."""
+    """Blocks in reading order for one page's lines (``separators``: the page's rules and boxes)."""
     if not lines:
         return []
-    sections = order_lines(lines, page_width)
+    sections = order_lines(lines, page_width, separators)
     body_height = statistics.median(ln.height for section in sections for ln in section.lines)
     furniture = _mark_furniture(sections, page_height, body_height)
     blocks: list[Block] = []

@@ -28,12 +28,14 @@ from tierocr.errors import EngineUnavailableError
 from tierocr.inputs.base import TextLayer, TextLine
 from tierocr.inputs.textlayer import is_usable
 from tierocr.layout.blocks import lines_to_blocks
+from tierocr.layout.columns import split_spanning_regions, tidy_text_regions
 from tierocr.layout.crops import crop, safe_name, save_crop
 from tierocr.layout.detector import LayoutDetector, Region, clip_region
 from tierocr.layout.order import reading_order
 from tierocr.layout.reading_order import Line
 from tierocr.layout.region_geometry import assign_owners, overlap_share
 from tierocr.layout.regions import KIND_BY_LABEL, RegionContext, RegionRecognizer
+from tierocr.layout.separators import find_separators
 from tierocr.layout.tables.pdf import page_words
 from tierocr.layout.tasks import Task, TaskMap
 from tierocr.layout.visualize import save_layout_png
@@ -132,6 +134,12 @@ class LayoutParser:
             [b for b, owner in zip(boxes, owners, strict=True) if owner is None], image.width, image.height
         )
         owners = assign_owners(boxes, [r.bbox for r in regions])
+        as_lines = [Line(text=ln.text, bbox=ln.bbox) for ln in page_lines]
+        regions = split_spanning_regions(regions, as_lines, owners, self.tasks, image.width)
+        owners = assign_owners(boxes, [r.bbox for r in regions])
+        if not scanned:  # a scan's layer may miss ink its region holds: keep the detector's box there
+            regions = tidy_text_regions(regions, as_lines, owners, self.tasks)
+            owners = assign_owners(boxes, [r.bbox for r in regions])
         regions = _titles_not_headers(regions, owners, page_lines)
         ctx = replace(
             ctx,
@@ -140,7 +148,18 @@ class LayoutParser:
             },
         )
 
-        order = reading_order(regions, self.tasks, image.height, self.settings.layout.caption_max_gap)
+        t0 = time.perf_counter()
+        separators = find_separators(image)
+        heights = sorted(ln.bbox.height for ln in page_lines)
+        order = reading_order(
+            regions,
+            self.tasks,
+            image.height,
+            self.settings.layout.caption_max_gap,
+            separators,
+            line_height=heights[len(heights) // 2] if heights else None,
+        )
+        page.timings["order"] = round(time.perf_counter() - t0, 4)
         ordered = [regions[i] for i in order.order]
         caption_targets = {order.order.index(c): order.order.index(t) for c, t in order.caption_of.items()}
 
