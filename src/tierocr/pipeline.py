@@ -257,6 +257,7 @@ class Pipeline:
             page.tier = parsed.tier
             page.errors.extend(parsed.errors)
             page.timings.update(parsed.timings)
+            page.diagnostics.update(parsed.diagnostics)
             return image
         t0 = time.perf_counter()
         engine = self.engine

@@ -52,7 +52,7 @@ def split_spanning_regions(
         if task not in _SPLIT_TASKS or len(members) < _MIN_LINES:
             out.append(region)
             continue
-        pieces = column_pieces(members, page_width)
+        pieces = column_pieces(members, page_width, prose_only=task is not Task.TEXT)
         if len(pieces) >= 2:
             out.extend(replace(region, label="text", bbox=piece) for piece in pieces)
         elif task is not Task.TEXT and _prose_column(members, strict=task is Task.SKIP):
@@ -71,12 +71,16 @@ def _prose_column(lines: Sequence[Line], *, strict: bool) -> bool:
     return not strict or statistics.median(len(row[0].text) for row in rows) >= _PROSE_CHARS
 
 
-def column_pieces(lines: Sequence[Line], page_width: float) -> list[BBox]:
+def column_pieces(lines: Sequence[Line], page_width: float, *, prose_only: bool = False) -> list[BBox]:
     """Boxes of the sections a region's lines split into when some of them are read column by column;
-    empty when none is (a single column, a table, a form read row by row)."""
+    empty when none is (a single column, a table, a form read row by row). With ``prose_only`` (a table
+    or a figure), every column must also be sentence-long lines: a grid of short cells stays whole."""
     segments = region_segments([Line(text=ln.text, bbox=ln.bbox) for ln in lines])
     sections = order_lines(segments, page_width)
-    if not any(section.columnar for section in sections):
+    columnar = [section for section in sections if section.columnar]
+    if not columnar:
+        return []
+    if prose_only and statistics.median(len(ln.text) for s in columnar for ln in s.lines) < _PROSE_CHARS - 5:
         return []
     boxes: list[BBox] = []
     for section in sections:

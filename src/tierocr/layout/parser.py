@@ -39,6 +39,7 @@ from tierocr.layout.separators import find_separators
 from tierocr.layout.tables.pdf import page_words
 from tierocr.layout.tasks import Task, TaskMap
 from tierocr.layout.visualize import save_layout_png
+from tierocr.layout.words import keep_words
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +171,8 @@ class LayoutParser:
             results = [future.result() for future in futures]
         page.timings["regions"] = round(time.perf_counter() - t0, 4)
 
-        for index, (region, (block, error)) in enumerate(zip(ordered, results, strict=True)):
+        self._keep_words(page, ctx, [block for block, _ in results], [order.order, owners, page_lines])
+        for index, (region, block, (_, error)) in enumerate(zip(ordered, page.blocks, results, strict=True)):
             block.attributes["bbox_2d"] = region.bbox.normalised(image.width, image.height)
             block.attributes["order"] = index
             if index in caption_targets:
@@ -180,7 +182,6 @@ class LayoutParser:
             if output_dir is not None and self.settings.layout.save_crops and block.kind in _CROPPED_KINDS:
                 name = safe_name(stem, number, index, region.label)
                 block.attributes["image_path"] = save_crop(crop(image, region.bbox), output_dir, name)
-            page.blocks.append(block)
 
         # The page's tier is the one that produced most of its text (a born-digital page with one OCR'd
         # figure label is still a text-layer page); a page with no text is the engine's finding.
@@ -196,6 +197,28 @@ class LayoutParser:
             logger.debug("layout visualisation written to %s", path)
         page.timings["total"] = round(time.perf_counter() - started, 4)
         return page
+
+    def _keep_words(self, page: Page, ctx: RegionContext, blocks: list[Block], where: list[Any]) -> None:
+        """Check that the regions kept the words of the lines they own (``where``: the reading order of
+        the regions, each line's owner, the page's lines); a region that did not is read as plain lines.
+        The blocks, checked, become the page's; the page's word balance goes into its diagnostics."""
+        order, owners, page_lines = where
+        floor = self.settings.ocr.min_confidence
+        owned: dict[int, list[Line]] = {}
+        for line, owner in zip(page_lines, owners, strict=True):
+            if owner is not None and (getattr(line, "confidence", None) or 1.0) >= floor:
+                owned.setdefault(owner, []).append(Line(text=line.text, bbox=line.bbox))
+        source = Tier.TEXT_LAYER if ctx.text_lines else Tier.OCR
+        diagnostics = keep_words(
+            blocks,
+            [owned.get(i, []) for i in order],
+            source,
+            page_width=float(ctx.image.width),
+            page_height=float(ctx.image.height),
+            tolerance=self.settings.layout.word_tolerance,
+        )
+        page.blocks = blocks
+        page.diagnostics.update(diagnostics)
 
     def _furniture(
         self, lines: list[Any], owners: list[int | None], regions: list[Region], image: Image.Image
