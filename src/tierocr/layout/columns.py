@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from tierocr.document import BBox
+from tierocr.layout.blocks import FOOTNOTE_BAND, FOOTNOTE_MARK, FOOTNOTE_SIZE
 from tierocr.layout.detector import Region
 from tierocr.layout.reading_order import Line, group_rows, order_lines
 from tierocr.layout.region_geometry import region_segments
@@ -131,3 +132,48 @@ def _overlap(a: BBox, b: BBox) -> bool:
     w = min(a.x1, b.x1) - max(a.x0, b.x0)
     h = min(a.y1, b.y1) - max(a.y0, b.y0)
     return w > 0.3 * min(a.width, b.width) and h > 0
+
+
+def footnote_regions(
+    regions: Sequence[Region],
+    owners: Sequence[int | None],
+    lines: Sequence[Line],
+    tasks: TaskMap,
+    page_height: float,
+) -> list[Region]:
+    """Text regions that are footnotes relabelled ``footnote`` (read after the running text).
+
+    A detector without a footnote class calls them text; their type says otherwise: smaller than the
+    body, at the foot of their column, first line opening with a note mark.
+    """
+    heights = sorted(ln.bbox.height for ln in lines)
+    if not heights:
+        return list(regions)
+    body = heights[len(heights) // 2]
+    owned: dict[int, list[Line]] = {}
+    for line, owner in zip(lines, owners, strict=True):
+        if owner is not None:
+            owned.setdefault(owner, []).append(line)
+    out = list(regions)
+    for k, region in enumerate(regions):
+        members = sorted(owned.get(k, []), key=lambda ln: (ln.bbox.y0, ln.bbox.x0))
+        if (
+            tasks.task_for(region.label) is not Task.TEXT
+            or region.label in ("title", "doc_title")
+            or not members
+        ):
+            continue
+        if (
+            region.bbox.y0 >= FOOTNOTE_BAND * page_height
+            and statistics.median(ln.bbox.height for ln in members) <= FOOTNOTE_SIZE * body
+            and FOOTNOTE_MARK.match(members[0].text)
+            and not any(
+                j != k
+                and tasks.task_for(other.label) in (Task.TEXT, Task.TABLE, Task.FORMULA, Task.SKIP)
+                and other.bbox.y0 >= region.bbox.y1 - 1
+                and min(other.bbox.x1, region.bbox.x1) - max(other.bbox.x0, region.bbox.x0) > 0
+                for j, other in enumerate(regions)
+            )
+        ):
+            out[k] = replace(region, label="footnote")
+    return out

@@ -36,6 +36,8 @@ _EDGE_SLACK = 0.05
 _RULE_SPAN = 0.6
 #: A region lies in a box when this share of its area is inside it.
 _INSIDE = 0.8
+#: Labels of footnotes, read after the page's running text (before its footer).
+_FOOTNOTES = frozenset({"footnote", "vision_footnote"})
 #: Index given to a box's group of regions while ordering (real indices are >= 0).
 _GROUP = -1
 
@@ -256,6 +258,7 @@ def reading_order(
         members.setdefault(target, [target]).append(caption)
     head: list[int] = []
     tail: list[int] = []
+    notes: list[int] = []
     units: list[tuple[BBox, int]] = []
     for i, region in enumerate(regions):
         if i in caption_of:
@@ -263,6 +266,9 @@ def reading_order(
         if tasks.task_for(region.label) is Task.ABANDON:
             centre = (region.bbox.y0 + region.bbox.y1) / 2
             (head if centre < page_height / 2 else tail).append(i)
+            continue
+        if region.label in _FOOTNOTES:
+            notes.append(i)
             continue
         box = region.bbox
         for member in members.get(i, []):
@@ -287,5 +293,6 @@ def reading_order(
     order: list[int] = sorted(head, key=lambda i: (regions[i].bbox.y0, regions[i].bbox.x0))
     for unit in _xy_cut(units, min_gap, section_gap, rules):
         order.extend(expand(unit))
+    order.extend(i for _, i in _top_down([(regions[i].bbox, i) for i in notes]))
     order.extend(sorted(tail, key=lambda i: (regions[i].bbox.y0, regions[i].bbox.x0)))
     return ReadingOrder(order=order, caption_of=caption_of)

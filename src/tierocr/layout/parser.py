@@ -28,7 +28,7 @@ from tierocr.errors import EngineUnavailableError
 from tierocr.inputs.base import TextLayer, TextLine
 from tierocr.inputs.textlayer import is_usable
 from tierocr.layout.blocks import lines_to_blocks
-from tierocr.layout.columns import split_spanning_regions, tidy_text_regions
+from tierocr.layout.columns import footnote_regions, split_spanning_regions, tidy_text_regions
 from tierocr.layout.crops import crop, safe_name, save_crop
 from tierocr.layout.detector import LayoutDetector, Region, clip_region
 from tierocr.layout.order import reading_order
@@ -142,6 +142,7 @@ class LayoutParser:
             regions = tidy_text_regions(regions, as_lines, owners, self.tasks)
             owners = assign_owners(boxes, [r.bbox for r in regions])
         regions = _titles_not_headers(regions, owners, page_lines)
+        regions = footnote_regions(regions, owners, page_lines, self.tasks, image.height)
         ctx = replace(
             ctx,
             owner={

@@ -222,6 +222,23 @@ def footnotes(seed: int = 0) -> LayoutPage:
     return _page("footnotes", draw)
 
 
+def column_notes(seed: int = 0) -> LayoutPage:
+    """Two columns whose left one ends in footnotes in small type under a short rule; the notes are
+    read after all the running text, not between the columns."""
+    text = _Text(500 + seed)
+
+    def draw(sheet: _Sheet) -> None:
+        sheet.heading(text.title(), _MARGIN, _MARGIN)
+        left, right = _columns(sheet, 2, _MARGIN + 40, sheet.height - 2 * _MARGIN - 40)
+        x, top, w, h = left
+        notes_top = top + h - 80
+        sheet.fill(lambda: text.paragraph(4), [(x, top, w, notes_top - top - 14), right])
+        sheet.rule(x, x + 100, notes_top - 6)
+        sheet.flow([f"{k} {text.sentence()}" for k in (1, 2)], [(x, notes_top, w, 80)], 7)
+
+    return _page("column_notes", draw)
+
+
 #: Every generated layout by name, for parametrised tests and the reading-order benchmark.
 LAYOUTS: MappingProxyType[str, Callable[[], LayoutPage]] = MappingProxyType(
     {
@@ -232,5 +249,6 @@ LAYOUTS: MappingProxyType[str, Callable[[], LayoutPage]] = MappingProxyType(
         "inset": inset,
         "newspaper": newspaper,
         "footnotes": footnotes,
+        "column_notes": column_notes,
     }
 )
