@@ -27,6 +27,7 @@ from tierocr.engines.base import OcrEngine
 from tierocr.errors import EngineUnavailableError
 from tierocr.inputs.base import TextLayer, TextLine
 from tierocr.inputs.textlayer import is_usable
+from tierocr.layout.agreement import order_disagreement
 from tierocr.layout.blocks import lines_to_blocks
 from tierocr.layout.columns import footnote_regions, split_spanning_regions, tidy_text_regions
 from tierocr.layout.crops import crop, safe_name, save_crop
@@ -35,7 +36,7 @@ from tierocr.layout.order import reading_order
 from tierocr.layout.reading_order import Line
 from tierocr.layout.region_geometry import assign_owners, overlap_share
 from tierocr.layout.regions import KIND_BY_LABEL, RegionContext, RegionRecognizer
-from tierocr.layout.separators import find_separators
+from tierocr.layout.separators import Separators, find_separators
 from tierocr.layout.tables.pdf import page_words
 from tierocr.layout.tasks import Task, TaskMap
 from tierocr.layout.visualize import save_layout_png
@@ -172,7 +173,9 @@ class LayoutParser:
             results = [future.result() for future in futures]
         page.timings["regions"] = round(time.perf_counter() - t0, 4)
 
-        self._keep_words(page, ctx, [block for block, _ in results], [order.order, owners, page_lines])
+        self._keep_words(
+            page, ctx, [block for block, _ in results], order.order, owners, page_lines, separators
+        )
         for index, (region, block, (_, error)) in enumerate(zip(ordered, page.blocks, results, strict=True)):
             block.attributes["bbox_2d"] = region.bbox.normalised(image.width, image.height)
             block.attributes["order"] = index
@@ -199,11 +202,19 @@ class LayoutParser:
         page.timings["total"] = round(time.perf_counter() - started, 4)
         return page
 
-    def _keep_words(self, page: Page, ctx: RegionContext, blocks: list[Block], where: list[Any]) -> None:
-        """Check that the regions kept the words of the lines they own (``where``: the reading order of
-        the regions, each line's owner, the page's lines); a region that did not is read as plain lines.
-        The blocks, checked, become the page's; the page's word balance goes into its diagnostics."""
-        order, owners, page_lines = where
+    def _keep_words(
+        self,
+        page: Page,
+        ctx: RegionContext,
+        blocks: list[Block],
+        order: list[int],
+        owners: list[int | None],
+        page_lines: list[Any],
+        separators: Separators,
+    ) -> None:
+        """Check that the regions (in reading ``order``) kept the words of the lines they own; a region
+        that did not is read as plain lines. The checked blocks become the page's; the page's word
+        balance, and how far its region order disagrees with the line order, go into its diagnostics."""
         floor = self.settings.ocr.min_confidence
         owned: dict[int, list[Line]] = {}
         for line, owner in zip(page_lines, owners, strict=True):
@@ -220,6 +231,10 @@ class LayoutParser:
         )
         page.blocks = blocks
         page.diagnostics.update(diagnostics)
+        reading = [
+            line for i in order for line in sorted(owned.get(i, []), key=lambda ln: (ln.bbox.y0, ln.bbox.x0))
+        ]
+        page.diagnostics["order_ambiguity"] = order_disagreement(reading, float(ctx.image.width), separators)
 
     def _furniture(
         self, lines: list[Any], owners: list[int | None], regions: list[Region], image: Image.Image
