@@ -100,3 +100,15 @@ def test_footnotes_at_the_foot_of_a_column_are_read_after_both_columns() -> None
     below = _prose(100, 810, 3, "lower")
     kinds = [b.kind for b in lines_to_blocks([*left, *right, *notes, *below], 1000, 1000, PROV)]
     assert BlockKind.FOOTNOTE not in kinds
+
+
+def test_a_list_of_names_and_long_codes_is_read_row_by_row_not_as_two_text_columns() -> None:
+    lines = []
+    for k in range(12):
+        y = 100 + 40 * k
+        lines.append(Line(text=f"GAPDH-F{k}", bbox=BBox(x0=80, y0=y, x1=220, y1=y + 24)))
+        code = "ACGT" * 5 + "ACG"[: k % 3]
+        lines.append(Line(text=code, bbox=BBox(x0=420, y0=y, x1=760 + 10 * (k % 3), y1=y + 24)))
+    sections = order_lines(lines, 1000)
+    read = [line.text for section in sections for line in section.lines]
+    assert read[:4] == ["GAPDH-F0", "ACGTACGTACGTACGTACGT", "GAPDH-F1", "ACGTACGTACGTACGTACGTA"]

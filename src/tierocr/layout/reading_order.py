@@ -24,6 +24,8 @@ from tierocr.layout.separators import Separators
 _RULE_SPAN = 0.6
 #: A line lies in a box when this share of its area is inside it.
 _INSIDE = 0.8
+#: Median words per line of a column of running text (a column of codes or numbers has one).
+_PROSE_WORDS = 3
 
 
 @dataclass(slots=True)
@@ -134,13 +136,26 @@ def _columns(lines: list[Line], gaps: list[tuple[float, float]]) -> list[list[Li
     return [col for col in columns if col]
 
 
+def _words_per_line(text: str) -> float:
+    """Words in a line of text: space-separated tokens, or for CJK (no spaces) about two characters a
+    word. A code, a number or a DNA sequence is one word however long it is."""
+    cjk = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
+    return max(len(text.split()), cjk / 2)
+
+
 def _column_stats(col: list[Line]) -> tuple[float, bool, float]:
-    """(width, filled by its lines, median characters per line) of one column."""
+    """(width, filled by prose lines, median characters per prose line) of one column.
+
+    Prose is what running text is made of, several words a line; lines of one long token (codes,
+    sequences, numbers) have the length of prose but are a table's cells, and count as no characters.
+    """
     x0 = min(ln.bbox.x0 for ln in col)
     x1 = max(ln.bbox.x1 for ln in col)
     width = x1 - x0
-    filled = len(col) < 2 or statistics.median(ln.bbox.width for ln in col) >= 0.55 * width
-    return width, filled, statistics.median(len(ln.text) for ln in col)
+    prose = statistics.median(_words_per_line(ln.text) for ln in col) >= _PROSE_WORDS
+    filled = prose and (len(col) < 2 or statistics.median(ln.bbox.width for ln in col) >= 0.55 * width)
+    chars = statistics.median(len(ln.text) for ln in col) if prose else 0.0
+    return width, filled, chars
 
 
 def _looks_like_text_columns(columns: list[list[Line]], rows: list[list[Line]], page_width: float) -> bool:
