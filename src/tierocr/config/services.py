@@ -77,7 +77,9 @@ class VlmServerSettings(BaseModel):
     max_image_pixels: int = Field(50_000_000, ge=1, description="Refuse images with more pixels: bombs.")
     max_images_per_request: int = Field(8, ge=1, description="Refuse requests with more images.")
     image_fetch_timeout_s: float = Field(
-        10.0, gt=0, description="One deadline for downloading an http(s) image: DNS, connect, redirects, body."
+        10.0,
+        gt=0,
+        description="One deadline for downloading an http(s) image: DNS, connect, redirects, body.",
     )
     allow_remote_images: bool = Field(
         False,
@@ -86,7 +88,8 @@ class VlmServerSettings(BaseModel):
     )
     allow_private_image_urls: bool = Field(
         False,
-        description="Let remote images come from loopback, private and link-local addresses (SSRF guard off).",
+        description="Let remote images come from loopback, private and link-local addresses "
+        "(SSRF guard off).",
     )
     image_fetch_max_redirects: int = Field(
         3, ge=0, description="Redirects followed when fetching an image, each target checked again."
@@ -99,7 +102,8 @@ class VlmServerSettings(BaseModel):
     max_prompt_tokens: int = Field(
         16384,
         ge=1,
-        description="Refuse requests whose prompt, image tokens included, is longer; counted before generation.",
+        description="Refuse requests whose prompt, image tokens included, is longer; counted before "
+        "generation.",
     )
     generation_timeout_s: float = Field(
         300.0,

@@ -147,17 +147,36 @@ class AppState:
                 raise ServiceUnavailableError(f"task {task!r}: no VLM client is available in this build")
             return self._vlm
 
-    async def run_blocking(self, fn: Callable[[], T], cancel: threading.Event, timeout: float | None) -> T:
-        """Run CPU-bound work on the OCR pool; on timeout or a cancelled request, tell it to stop."""
+    async def run_blocking(
+        self,
+        fn: Callable[[], T],
+        cancel: threading.Event,
+        timeout: float | None,
+        request: Request | None = None,
+    ) -> T:
+        """Run CPU-bound work on the OCR pool; on timeout, a cancelled task or a client that hung up
+        (``request``, whose body must have been read), tell it to stop at its next page."""
         future = asyncio.get_running_loop().run_in_executor(self.executor, fn)
+        gone = asyncio.ensure_future(_client_gone(request)) if request is not None else None
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError as exc:
-            cancel.set()
-            raise HTTPException(504, f"the request took longer than {timeout:g}s; use /api/jobs") from exc
+            done, _ = await asyncio.wait(
+                {future} if gone is None else {future, gone},
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         except asyncio.CancelledError:
             cancel.set()
             raise
+        finally:
+            if gone is not None:
+                gone.cancel()
+        if future in done:
+            return future.result()
+        cancel.set()
+        if gone is not None and gone in done:
+            self.metrics.requests_abandoned.inc()
+            raise HTTPException(499, "the client went away; the work stops at its next page")
+        raise HTTPException(504, f"the request took longer than {timeout:g}s; use /api/jobs")
 
     def parse(
         self,
@@ -213,3 +232,10 @@ class AppState:
 
 def get_state(request: Request) -> AppState:
     return request.app.state.tierocr
+
+
+async def _client_gone(request: Request) -> None:
+    """Return once the client has disconnected: after the body, the next ASGI message is the disconnect,
+    so this waits on the connection rather than polling it."""
+    while (await request.receive())["type"] != "http.disconnect":
+        continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import re
 from typing import Annotated, Any
@@ -55,11 +56,16 @@ async def _vlm_tier(state: AppState) -> dict[str, Any]:
     headers = {}
     if vlm.api_key is not None:
         headers["Authorization"] = f"Bearer {vlm.api_key.get_secret_value()}"
+    limit = state.settings.server.health_timeout_s
     try:
-        async with httpx.AsyncClient(
-            timeout=state.settings.server.health_timeout_s, trust_env=False
-        ) as client:
+        # One deadline for the whole probe: a peer that drips its answer must not hold /health.
+        async with (
+            asyncio.timeout(limit),
+            httpx.AsyncClient(timeout=limit, trust_env=False) as client,
+        ):
             response = await client.get(vlm.url.rstrip("/") + "/models", headers=headers)
+    except TimeoutError:
+        return {"ready": False, "configured": True, "model": vlm.model, "detail": f"no answer in {limit:g}s"}
     except httpx.HTTPError as exc:
         return {"ready": False, "configured": True, "model": vlm.model, "detail": f"unreachable: {exc!r}"}
     ok = response.status_code < 500
