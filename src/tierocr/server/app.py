@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from tierocr import __version__
 from tierocr.config import Settings, load_settings
+from tierocr.jobs.datadir import DataDirLock
 from tierocr.server.errors import install_error_handlers
 from tierocr.server.limits import RequestGuard
 from tierocr.server.metrics import MetricsMiddleware
@@ -39,7 +40,10 @@ def create_app(
     engine_factory: EngineFactory | None = None,
     vlm_factory: VlmFactory | None = None,
     fetcher: Fetcher | None = None,
+    data_lock: DataDirLock | None = None,
 ) -> FastAPI:
+    """``data_lock``: the data directory, already taken by the caller (the CLI, to refuse early);
+    without it the app takes the directory when it starts."""
     settings = settings or load_settings()
     state = AppState(
         settings,
@@ -47,6 +51,7 @@ def create_app(
         engine_factory=engine_factory,
         vlm_factory=vlm_factory,
         fetcher=fetcher,
+        data_lock=data_lock,
     )
 
     @asynccontextmanager

@@ -33,7 +33,15 @@ def serve(
     settings = load_settings(
         config, server={"host": host, "port": port, "api_key": api_key}, data_dir=data_dir
     )
-    app = create_app(settings)
+    from tierocr.jobs.datadir import DataDirBusyError, DataDirLock
+
+    try:
+        # Taken before the app starts, so a second server on the same directory stops here, in one line.
+        lock = DataDirLock.acquire(settings.data_dir)
+    except (DataDirBusyError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    app = create_app(settings, data_lock=lock)
     uvicorn.run(
         app,
         host=settings.server.host,

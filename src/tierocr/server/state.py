@@ -20,6 +20,7 @@ from tierocr.config import OcrSettings, ServerSettings, Settings
 from tierocr.document import Document, Page
 from tierocr.engines import OcrEngine, create_engine
 from tierocr.jobs import JobRecord, JobRunner, JobStore
+from tierocr.jobs.datadir import DataDirLock
 from tierocr.server.errors import ServiceUnavailableError
 from tierocr.server.fetch import fetch_url
 from tierocr.server.metrics import Metrics
@@ -51,8 +52,10 @@ class AppState:
         engine_factory: EngineFactory | None = None,
         vlm_factory: VlmFactory | None = None,
         fetcher: Fetcher | None = None,
+        data_lock: DataDirLock | None = None,
     ) -> None:
         self.settings = settings
+        self._data_lock = data_lock
         self.metrics = Metrics()
         self.pool = PipelinePool(settings, pipeline_factory)
         self.executor = ThreadPoolExecutor(settings.server.workers, thread_name_prefix="tierocr-ocr")
@@ -73,7 +76,13 @@ class AppState:
         self._lazy_lock = threading.Lock()
 
     def start(self) -> list[str]:
-        """Called in the app's lifespan, on its event loop, which job changes are then reported to."""
+        """Called in the app's lifespan, on its event loop, which job changes are then reported to.
+
+        Takes the data directory first (unless the caller already holds it), so that a second server
+        on the same directory refuses to start instead of resuming the first one's running jobs.
+        """
+        if self._data_lock is None:
+            self._data_lock = DataDirLock.acquire(self.settings.data_dir)
         self._loop = asyncio.get_running_loop()
         return self.runner.start()
 
@@ -113,6 +122,9 @@ class AppState:
         self.runner.stop(timeout=10)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()
+        lock, self._data_lock = self._data_lock, None
+        if lock is not None:
+            lock.release()
 
     def engine(self) -> OcrEngine:
         """The classical engine /health and /api/info report on, loaded on first use.
