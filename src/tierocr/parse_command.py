@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tierocr.config import Settings, load_settings
+from tierocr.cli_settings import check_engines, settings_or_exit
+from tierocr.config import Settings
 from tierocr.document import FATAL_STAGES, Document
 from tierocr.engines import available_engines
 from tierocr.errors import TierOcrError
@@ -154,21 +155,18 @@ def parse_command(
 ) -> None:
     """Parse documents into Markdown and JSON. Exit code 0 only if every input succeeded."""
     err = Console(stderr=True)
-    try:
-        settings = load_settings(
-            config,
-            input={"dpi": dpi, "password": password},
-            ocr={
-                "engine": engine,
-                "languages": [x.strip() for x in lang.split(",") if x.strip()] if lang else None,
-            },
-            text_layer={"enabled": False} if no_text_layer else None,
-            vlm={"escalate": escalate.value if escalate else None},
-            layout={"enabled": layout},
-        )
-    except (ValueError, FileNotFoundError) as exc:
-        err.print(f"[red]error:[/red] configuration: {exc}")
-        raise typer.Exit(2) from exc
+    settings = settings_or_exit(
+        config,
+        input={"dpi": dpi, "password": password},
+        ocr={
+            "engine": engine,
+            "languages": [x.strip() for x in lang.split(",") if x.strip()] if lang else None,
+        },
+        text_layer={"enabled": False} if no_text_layer else None,
+        vlm={"escalate": escalate.value if escalate else None},
+        layout={"enabled": layout},
+    )
+    check_engines(settings.ocr.engine)
     problem = output_dir_problem(output) if output is not None else None
     if problem is not None:
         err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 
 class GpuSettings(BaseModel):
@@ -169,3 +169,11 @@ class ServerSettings(BaseModel):
     health_timeout_s: float = Field(2.0, gt=0, description="How long /health waits for the VLM endpoint.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins CORS allows; none by default.")
     log_level: str = Field("info", description="uvicorn's log level.")
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty key would accept `Authorization: Bearer ` with nothing after it: refuse, do not guess.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("the API key is empty: unset it to serve without authentication, or give a key")
+        return value

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
+#: When pages go to the VLM; also the type every face (API form, serverless input) validates against.
+Escalate = Literal["auto", "never", "always"]
+
 
 class VlmSettings(BaseModel):
     """The vision-language tier: an OpenAI-compatible endpoint that re-reads pages the gate rejects."""
@@ -19,7 +22,7 @@ class VlmSettings(BaseModel):
     profile: Literal["glm-ocr", "paddleocr-vl", "lightonocr", "generic"] = Field(
         "glm-ocr", description="Prompt and sampling conventions of the served model family."
     )
-    escalate: Literal["auto", "never", "always"] = Field(
+    escalate: Escalate = Field(
         "auto", description="auto: pages the quality gate rejects; never; always: every page."
     )
     max_concurrency: int = Field(16, ge=1, description="Requests in flight at once (pooled connections).")

@@ -28,11 +28,12 @@ def serve(
     except ImportError as exc:
         typer.echo(f"the server needs the `server` extra: pip install 'tierocr[server]' ({exc})", err=True)
         raise typer.Exit(2) from exc
-    from tierocr.config import load_settings
+    from tierocr.cli_settings import check_engines, settings_or_exit
 
-    settings = load_settings(
+    settings = settings_or_exit(
         config, server={"host": host, "port": port, "api_key": api_key}, data_dir=data_dir
     )
+    check_engines(settings.ocr.engine)
     from tierocr.jobs.datadir import DataDirBusyError, DataDirLock
 
     try:

@@ -45,7 +45,7 @@ def vlm_serve(
 
     Settings not given as flags come from TIEROCR_VLM_SERVER_* variables, the YAML file, then defaults.
     """
-    from tierocr.config import load_settings
+    from tierocr.cli_settings import option_error, settings_or_exit
 
     overrides = {
         "model": model,
@@ -54,18 +54,16 @@ def vlm_serve(
         "host": host,
         "port": port,
     }
-    everything = load_settings(config, vlm_server=overrides)
+    everything = settings_or_exit(config, vlm_server=overrides)
     settings = everything.vlm_server
     if settings.model is None:
-        raise typer.BadParameter(
-            "no model: pass --model or set TIEROCR_VLM_SERVER_MODEL", param_hint="--model"
-        )
+        option_error("no model: pass --model or set TIEROCR_VLM_SERVER_MODEL")
     try:
         import uvicorn  # noqa: F401 - checked here so a missing extra is a clear message
 
         from tierocr.vlm_server.gpu_lease import build_app
     except ImportError as exc:
-        raise typer.BadParameter(f"{exc.name} is missing: pip install 'tierocr[vlm]'") from exc
+        option_error(f"{exc.name} is missing: pip install 'tierocr[vlm]'")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     # On cuda (or with use_lease: always) the app takes the GPU lease of `settings.gpu`, so OCR-VL work
     # never runs beside an LLM on the same card; the budget check guards loading on cuda.

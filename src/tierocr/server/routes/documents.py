@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from tierocr.config.vlm import Escalate
 from tierocr.document import Document, Page
 from tierocr.server.deps import check_pages, document_source, require_api_key
 from tierocr.server.state import AppState, get_state
@@ -20,7 +21,6 @@ from tierocr.server.work import RunOptions, document_payload, page_payload
 router = APIRouter(prefix="/api/ocr", tags=["documents"], dependencies=[Depends(require_api_key)])
 
 Format = Literal["md", "json", "both"]
-Escalate = Literal["auto", "never", "always"]
 
 
 @router.post("/document", summary="Parse a PDF or image into Document JSON and/or Markdown")
