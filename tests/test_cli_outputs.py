@@ -46,7 +46,9 @@ def test_a_full_disk_fails_one_input_and_the_others_are_written(
         real_fsync(fd)
 
     monkeypatch.setattr(parse_command.os, "fsync", disk_full_for_second)
-    result = runner.invoke(app, ["parse", str(first), str(second), str(third), "-o", str(out), "-q"])
+    result = runner.invoke(
+        app, ["parse", str(first), str(second), str(third), "-o", str(out), "-q", "--no-layout"]
+    )
     assert result.exit_code == 1, result.output
     errors = _errors(result.stderr)
     assert len(errors) == 1, result.stderr
@@ -77,7 +79,7 @@ def _unwritable_dir(tmp_path: Path) -> Path:
 def test_an_unwritable_output_dir_fails_each_input_with_one_line(tmp_path: Path) -> None:
     inputs = _inputs(tmp_path / "in", "alpha", "beta")
     out = _unwritable_dir(tmp_path)
-    result = runner.invoke(app, ["parse", *map(str, inputs), "-o", str(out), "-q"])
+    result = runner.invoke(app, ["parse", *map(str, inputs), "-o", str(out), "-q", "--no-layout"])
     assert result.exit_code == 1, result.output
     errors = _errors(result.stderr)
     assert len(errors) == 2, result.stderr
