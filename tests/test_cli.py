@@ -67,5 +67,5 @@ def test_bad_inputs_fail_clearly_while_the_rest_completes(tmp_path: Path) -> Non
 
 def test_unknown_engine_is_an_error() -> None:
     result = runner.invoke(app, ["parse", str(SAMPLE_PDF), "--pages", "2", "--engine", "nope"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # an option error, refused before any page
     assert "unknown OCR engine" in result.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tierocr.config import Settings, load_settings
+from tierocr.config import ConfigError, Settings, load_settings
 from tierocr.document import BBox, Block, BlockKind, Document, Page, Provenance, QualityVerdict, Tier
 
 
@@ -25,7 +25,7 @@ def test_settings_layers_env_over_yaml_over_defaults(tmp_path: Path, monkeypatch
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="config file not found"):
+    with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "nope.yaml")
 
 

@@ -18,3 +18,7 @@ class InputError(TierOcrError):
 
 class EngineUnavailableError(TierOcrError):
     """An engine was asked for that is not installed or not configured on this machine."""
+
+
+class ConfigError(TierOcrError, ValueError):
+    """A setting, a config file or a ``TIEROCR_*`` variable is wrong; the message is one line naming it."""

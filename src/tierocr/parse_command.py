@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tierocr.config import Settings, load_settings
+from tierocr.cli_settings import check_engines, settings_or_exit
+from tierocr.config import Settings
 from tierocr.document import FATAL_STAGES, Document
 from tierocr.engines import available_engines
 from tierocr.errors import TierOcrError
@@ -48,24 +52,69 @@ def _output_stem(path: Path, taken: set[str]) -> str:
     return candidate
 
 
+class OutputError(TierOcrError):
+    """An output file could not be written; names the file and the reason, in the OS's words."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        reason = exc.strerror or str(exc)
+        super().__init__(f"{path}: cannot write: {reason}")
+        self.path = path
+
+
+def _atomic_write(path: Path, chunks: Iterable[str]) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, flushed to disk, then renamed.
+
+    A full disk or a vanished directory then leaves the previous file (or none), never a truncated one,
+    and the temporary file is removed.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(path, exc) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(path, exc) from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def output_dir_problem(outdir: Path) -> str | None:
+    """Why ``-o`` cannot be the output directory, found before any input is parsed; None when it can."""
+    if outdir.exists() and not outdir.is_dir():
+        return f"-o/--output: {outdir} exists and is not a directory"
+    return None
+
+
 def write_outputs(
     doc: Document, outdir: Path, stem: str, fmt: OutputFormat, settings: Settings, chunks: bool
 ) -> list[Path]:
-    outdir.mkdir(parents=True, exist_ok=True)
+    """Write the outputs asked for; raises :class:`OutputError` at the first one that cannot be written
+    (those written before it are complete and stay)."""
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(outdir, exc) from exc
     written: list[Path] = []
     if fmt in (OutputFormat.md, OutputFormat.both):
         md_path = outdir / f"{stem}.md"
-        md_path.write_text(render_markdown(doc, settings.render), encoding="utf-8")
+        _atomic_write(md_path, [render_markdown(doc, settings.render)])
         written.append(md_path)
     if fmt in (OutputFormat.json, OutputFormat.both):
         json_path = outdir / f"{stem}.json"
-        json_path.write_text(render_json(doc), encoding="utf-8")
+        _atomic_write(json_path, [render_json(doc)])
         written.append(json_path)
     if chunks:
         chunk_path = outdir / f"{stem}.chunks.jsonl"
-        with chunk_path.open("w", encoding="utf-8") as fh:
-            for chunk in chunk_document(doc, settings.render):
-                fh.write(chunk.model_dump_json() + "\n")
+        lines = (chunk.model_dump_json() + "\n" for chunk in chunk_document(doc, settings.render))
+        _atomic_write(chunk_path, lines)
         written.append(chunk_path)
     return written
 
@@ -106,21 +155,22 @@ def parse_command(
 ) -> None:
     """Parse documents into Markdown and JSON. Exit code 0 only if every input succeeded."""
     err = Console(stderr=True)
-    try:
-        settings = load_settings(
-            config,
-            input={"dpi": dpi, "password": password},
-            ocr={
-                "engine": engine,
-                "languages": [x.strip() for x in lang.split(",") if x.strip()] if lang else None,
-            },
-            text_layer={"enabled": False} if no_text_layer else None,
-            vlm={"escalate": escalate.value if escalate else None},
-            layout={"enabled": layout},
-        )
-    except (ValueError, FileNotFoundError) as exc:
-        err.print(f"[red]error:[/red] configuration: {exc}")
-        raise typer.Exit(2) from exc
+    settings = settings_or_exit(
+        config,
+        input={"dpi": dpi, "password": password},
+        ocr={
+            "engine": engine,
+            "languages": [x.strip() for x in lang.split(",") if x.strip()] if lang else None,
+        },
+        text_layer={"enabled": False} if no_text_layer else None,
+        vlm={"escalate": escalate.value if escalate else None},
+        layout={"enabled": layout},
+    )
+    check_engines(settings.ocr.engine)
+    problem = output_dir_problem(output) if output is not None else None
+    if problem is not None:
+        err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
     files = expand_inputs(inputs)
     if not files:
         err.print("[red]error:[/red] no input documents found")
@@ -164,8 +214,13 @@ def parse_command(
                 sys.stdout.write(render_markdown(doc, settings.render))
                 sys.stdout.flush()
             else:
-                written = write_outputs(doc, output, _output_stem(path, taken), fmt, settings, chunks)
-                err.print(f"{path} -> {', '.join(str(w) for w in written)}", highlight=False)
+                try:
+                    written = write_outputs(doc, output, _output_stem(path, taken), fmt, settings, chunks)
+                except OutputError as exc:  # a full disk or an unwritable folder fails this input only
+                    failures += 1
+                    err.print(f"[red]error:[/red] {path}: {exc}", highlight=False, soft_wrap=True)
+                else:
+                    err.print(f"{path} -> {', '.join(str(w) for w in written)}", highlight=False)
             progress.advance(overall)
     if failures:
         raise typer.Exit(1)

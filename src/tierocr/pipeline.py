@@ -26,6 +26,7 @@ from tierocr.document import FATAL_STAGES, Document, Page, PageError, Provenance
 from tierocr.engines import OcrEngine, create_engine
 from tierocr.engines.deskew import deskew, measure_skew
 from tierocr.engines.orientation import OrientationFixer
+from tierocr.errors import EngineUnavailableError
 from tierocr.escalation import Escalator, gate_page
 from tierocr.inputs import LoadedDocument, PageInput, TextLine, open_document
 from tierocr.inputs.base import FailedPageInput, TextLayer
@@ -195,6 +196,10 @@ class Pipeline:
             else:
                 pdf_ref = self._pdf_ref(source_path, page_input) if usable else None
                 image = self._read_image(page, page_input.image, layer if usable else None, pdf_ref)
+        except EngineUnavailableError as exc:  # a setup problem, the same on every page: no traceback
+            log.error("page %d: %s", page_input.number, exc)
+            page.errors.append(PageError(stage="ocr", message=str(exc)))
+            page.tier = Tier.NONE
         except Exception as exc:  # a page that fails is kept, empty and marked, not lost
             log.exception("page %d failed", page_input.number)
             page.errors.append(PageError(stage="ocr", message=f"{type(exc).__name__}: {exc}"))

@@ -7,6 +7,8 @@ from the bytes, never the name), then ``start_page``/``end_page`` (1-based, incl
 ``layout_visualization_base64``, optional ``enable_layout`` and ``escalate``, and ``warmup`` (load the
 models and return). Output: ``json_result``, ``markdown_result``, ``crop_images``,
 ``layout_visualizations``, ``versions``, ``notes``; a refused input answers ``error`` and ``status``.
+The input is validated as a whole first (:class:`ServerlessInput`): wrong types and unknown keys are a
+400 that names the field.
 
 URLs go through the same SSRF guard and limits as the HTTP API. Crops and visualisations come from the
 blocks' boxes on re-rendered page images: figure, table and formula blocks exist only in layout mode, so
@@ -17,15 +19,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import functools
 import io
 import threading
 from typing import Any
 
 from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tierocr import __version__
 from tierocr.config import Settings, load_settings
+from tierocr.config.vlm import Escalate
 from tierocr.document import BlockKind, Document, Page
 from tierocr.errors import InputError, TierOcrError
 from tierocr.server.fetch import FetchError, fetch_url
@@ -41,6 +46,49 @@ class HandlerError(TierOcrError):
         self.status = status
 
 
+class ServerlessInput(BaseModel):
+    """An event's input, validated like the API's form fields and the settings they override.
+
+    ``enable_layout`` and ``escalate`` have the types of ``layout.enabled`` and ``vlm.escalate``, so
+    ``"false"`` means false here exactly as in a form or a config file, and ``"bogus"`` is refused. An
+    unknown key is refused too, naming the closest known one: a misspelt option would otherwise be
+    ignored and its default silently used.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    pdf_url: str | None = None
+    pdf_base64: str | None = None
+    image_urls: list[str] | None = Field(None, min_length=1)
+    images_base64: list[str] | None = Field(None, min_length=1)
+    source_url: str | None = None
+    source_base64: str | None = None
+    start_page: int | None = Field(None, ge=1)
+    end_page: int | None = Field(None, ge=1)
+    return_crop_images: bool = False
+    crop_images_base64: bool = True
+    max_crop_images: int | None = Field(None, ge=0)
+    return_layout_visualization: bool = False
+    layout_visualization_base64: bool = True
+    enable_layout: bool | None = None
+    escalate: Escalate | None = None
+    warmup: bool = False
+
+
+def validate_input(job: dict[str, Any]) -> ServerlessInput:
+    """The event's input, or a :class:`HandlerError` (400) whose one line names the field."""
+    unknown = [key for key in job if key not in ServerlessInput.model_fields]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(ServerlessInput.model_fields), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise HandlerError(f"unknown input {unknown[0]!r}{hint}")
+    try:
+        return ServerlessInput.model_validate(job)
+    except ValidationError as exc:
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise HandlerError("; ".join(parts)) from exc
+
+
 class ServerlessHandler:
     """Keeps the pipeline warm between invocations of one worker process."""
 
@@ -53,9 +101,10 @@ class ServerlessHandler:
         if not isinstance(job, dict):
             return {"error": "the event must be a JSON object", "status": 400}
         try:
-            if job.get("warmup"):
+            given = validate_input(job)
+            if given.warmup:
                 return self.warmup()
-            return self.run(job)
+            return self.run(given)
         except HandlerError as exc:
             return {"error": str(exc), "status": exc.status, "versions": self.versions()}
         except FetchError as exc:
@@ -77,23 +126,21 @@ class ServerlessHandler:
             "models": {"vlm": s.vlm.model if s.vlm.url else None, "layout": s.layout.detector},
         }
 
-    def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        given = [key for key in SOURCES if job.get(key)]
+    def run(self, job: ServerlessInput) -> dict[str, Any]:
+        given = [key for key in SOURCES if getattr(job, key)]
         if len(given) != 1:
             raise HandlerError(f"give exactly one of {', '.join(SOURCES)} (got {', '.join(given) or 'none'})")
         key = given[0]
-        options = RunOptions(escalate=job.get("escalate"), enable_layout=job.get("enable_layout"))
-        pages = _page_range(job.get("start_page"), job.get("end_page"))
+        options = RunOptions(escalate=job.escalate, enable_layout=job.enable_layout)
+        pages = _page_range(job.start_page, job.end_page)
         notes: list[str] = []
         if key in ("image_urls", "images_base64"):
-            items = job[key]
-            if not isinstance(items, list) or not items:
-                raise HandlerError(f"{key} must be a non-empty list")
-            first, last = _slice(job.get("start_page"), job.get("end_page"), len(items))
+            items = getattr(job, key)
+            first, last = _slice(job.start_page, job.end_page, len(items))
             sources = [self._load(key, item) for item in items[first:last]]
             doc, images = self._images(sources, first, len(items), options)
         else:
-            data = self._load(key, job[key])
+            data = self._load(key, getattr(job, key))
             doc, images = self._document(data, pages, options)
         crops = self._crops(doc, images, job, notes)
         visuals = self._visuals(doc, images, job, notes)
@@ -109,10 +156,8 @@ class ServerlessHandler:
             "notes": notes,
         }
 
-    def _load(self, key: str, value: Any) -> bytes:
+    def _load(self, key: str, value: str) -> bytes:
         limit = self.settings.server.max_upload_bytes
-        if not isinstance(value, str):
-            raise HandlerError(f"{key}: expected a string")
         if key.endswith("url") or key.endswith("urls"):
             return fetch_url(value, self.settings.server)
         if len(value) > limit * 4 // 3 + 4:
@@ -163,8 +208,8 @@ class ServerlessHandler:
                 out.extend((page, _upright(pi.image, page)) for pi in loaded.iter_pages())
         return out
 
-    def _crops(self, doc: Document, images: list[bytes], job: dict[str, Any], notes: list[str]) -> list[Any]:
-        if not job.get("return_crop_images"):
+    def _crops(self, doc: Document, images: list[bytes], job: ServerlessInput, notes: list[str]) -> list[Any]:
+        if not job.return_crop_images:
             return []
         wanted = [(p, b) for p in doc.pages for b in p.blocks if b.kind in CROP_KINDS and b.bbox is not None]
         if not wanted:
@@ -172,8 +217,10 @@ class ServerlessHandler:
                 "no figure, table or formula blocks to crop (they come from layout mode: enable_layout)"
             )
             return []
-        limit = int(job.get("max_crop_images") or self.settings.server.max_batch_images)
-        as_base64 = bool(job.get("crop_images_base64", True))
+        limit = (
+            job.max_crop_images if job.max_crop_images is not None else self.settings.server.max_batch_images
+        )
+        as_base64 = job.crop_images_base64
         from tierocr.layout.crops import crop
 
         crops: list[Any] = []
@@ -195,16 +242,16 @@ class ServerlessHandler:
         return crops
 
     def _visuals(
-        self, doc: Document, images: list[bytes], job: dict[str, Any], notes: list[str]
+        self, doc: Document, images: list[bytes], job: ServerlessInput, notes: list[str]
     ) -> list[Any]:
-        if not job.get("return_layout_visualization"):
+        if not job.return_layout_visualization:
             return []
         try:
             from tierocr.layout.visualize import draw_layout, page_regions
         except ImportError:
             notes.append("layout visualisation is not part of this build")
             return []
-        as_base64 = bool(job.get("layout_visualization_base64", True))
+        as_base64 = job.layout_visualization_base64
         out: list[Any] = []
         for page, image in self._page_images(doc, images):
             regions = page_regions(page)

@@ -20,7 +20,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 GOOD_PAGE = """# Quarterly report
@@ -47,7 +47,7 @@ LOOP_UNIT = "| 1 | 2 | 3 |\n"
 
 @dataclass(frozen=True)
 class Behaviour:
-    """One scripted reaction: ``kind`` is ok | text | status | slow | loop | malformed."""
+    """One scripted reaction: ``kind`` is ok | text | status | slow | loop | malformed | drip | endless."""
 
     kind: str
     status: int = 200
@@ -78,6 +78,16 @@ def loop() -> Behaviour:
 
 def malformed() -> Behaviour:
     return Behaviour("malformed")
+
+
+def drip(delay: float = 0.1) -> Behaviour:
+    """Headers at once, then the body one byte per ``delay`` (60 bytes): no single read waits long."""
+    return Behaviour("drip", delay=delay)
+
+
+def endless() -> Behaviour:
+    """A 200 whose body streams 64 KiB chunks with no end in sight (64 MiB, then it stops)."""
+    return Behaviour("endless")
 
 
 def answer_for(payload: dict[str, Any]) -> str:
@@ -185,6 +195,8 @@ class FakeVlm:
             return JSONResponse({"error": {"message": f"scripted {b.status}"}}, b.status, headers=headers)
         if b.kind == "malformed":
             return Response("this is not json", media_type="application/json")
+        if b.kind in ("drip", "endless"):
+            return StreamingResponse(_trickle(b), media_type="application/json")
         if b.kind == "slow":
             await asyncio.sleep(b.delay)
         finish = "stop"
@@ -205,6 +217,17 @@ class FakeVlm:
                 "usage": {"prompt_tokens": 1, "completion_tokens": len(answer.split()), "total_tokens": 0},
             }
         )
+
+
+async def _trickle(b: Behaviour) -> AsyncIterator[bytes]:
+    if b.kind == "drip":
+        for _ in range(60):
+            yield b"x"
+            await asyncio.sleep(b.delay)  # the misbehaving peer's pace
+        return
+    chunk = b" " * 65536
+    for _ in range(1024):
+        yield chunk
 
 
 def closed_port() -> int:

@@ -17,6 +17,8 @@ from fake_vlm import (
     GOOD_TABLE,
     FakeVlm,
     closed_port,
+    drip,
+    endless,
     loop,
     malformed,
     slow,
@@ -172,6 +174,20 @@ def test_slow_answer_times_out_and_is_retried(fake: FakeVlm) -> None:
     fake.script(slow(5.0))
     answer = run(_recognize(settings(fake.url, timeout=0.3), sleep=Sleeps()))
     assert answer.attempts == 2 and len(fake.requests) == 2
+
+
+def test_a_dripping_answer_meets_one_deadline_per_attempt(fake: FakeVlm) -> None:
+    # One byte per 0.1 s never trips a per-read timeout of 0.5 s; the attempt's deadline must.
+    fake.script(drip(0.1))
+    with pytest.raises(VlmRequestError, match=r"no complete answer within 0\.5s"):
+        run(_recognize(settings(fake.url, timeout=0.5, retries=0), sleep=Sleeps()))
+
+
+def test_an_endless_answer_is_cut_at_the_size_cap_and_not_retried(fake: FakeVlm) -> None:
+    fake.script(endless())
+    with pytest.raises(VlmRequestError, match="over the 65536 bytes limit"):
+        run(_recognize(settings(fake.url, max_response_bytes=65536), sleep=Sleeps()))
+    assert len(fake.requests) == 1
 
 
 def test_connection_refused_is_retried_then_fails() -> None:

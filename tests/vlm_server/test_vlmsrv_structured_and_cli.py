@@ -1,15 +1,13 @@
-"""Structured extraction end to end (answer text scripted at the decode seam), image URLs, and the CLI."""
+"""Structured extraction end to end (answer text scripted at the decode seam), and the CLI."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,41 +81,6 @@ def test_first_json_value_skips_prose_and_broken_candidates() -> None:
     assert first_json_value('noise {bad json} then [1, {"a": 2}] tail') == [1, {"a": 2}]
     with pytest.raises(ValueError):
         first_json_value("no json here")
-
-
-@pytest.fixture
-def image_host(tmp_path: Path) -> Iterator[str]:
-    """A plain HTTP server on 127.0.0.1 serving tmp_path, for image_url downloads."""
-    import base64
-
-    (tmp_path / "small.png").write_bytes(base64.b64decode(png_data_uri().split(",", 1)[1]))
-    (tmp_path / "big.bin").write_bytes(b"\0" * 300_000)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def test_http_image_urls_are_fetched_within_limits(server: RunningServer, image_host: str) -> None:
-    def ask(url: str) -> Any:
-        content = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": "OCR"}]
-        with server.client() as c:
-            return c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": content}]})
-
-    assert ask(f"{image_host}/small.png").status_code == 200
-    assert ask(f"{image_host}/big.bin").status_code == 413
-    missing = ask(f"{image_host}/missing.png")
-    assert missing.status_code == 400 and "404" in missing.json()["error"]["message"]
 
 
 def test_cli_serves_and_unloads_on_sigterm(tiny_model: Path) -> None:

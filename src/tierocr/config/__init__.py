@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,9 +24,12 @@ from pydantic_settings import (
 from tierocr.config.core import EvalSettings, InputSettings, OcrSettings, RenderSettings, TextLayerSettings
 from tierocr.config.layout import LayoutSettings
 from tierocr.config.services import GpuSettings, ServerSettings, VlmServerSettings
+from tierocr.config.strict import check_environment, one_line, read_yaml
 from tierocr.config.vlm import GateSettings, VlmSettings
+from tierocr.errors import ConfigError
 
 __all__ = [
+    "ConfigError",
     "EvalSettings",
     "GateSettings",
     "GpuSettings",
@@ -97,18 +100,30 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
     Overrides are nested dicts (``{"ocr": {"engine": "tesseract"}}``) and win over everything else; keys
     whose value is None are ignored so that unset CLI flags fall through to the lower layers.
+
+    Every mistake raises :class:`ConfigError` with one line naming it: an unknown ``TIEROCR_*`` variable or
+    YAML key (with the closest valid name), a YAML syntax error, a bad value.
     """
+    check_environment(Settings)
     cls: type[Settings] = Settings
     path = config_file or os.environ.get("TIEROCR_CONFIG")
     if path is not None:
         if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: config file not found")
+            raise ConfigError(f"{path}: config file not found")
+        read_yaml(Path(path), Settings)
         cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "yaml_file": path}})
-    base = cls()
+    source = f"configuration ({path}, TIEROCR_* variables)" if path else "configuration (TIEROCR_* variables)"
+    try:
+        base = cls()
+    except ValidationError as exc:
+        raise one_line(exc, source) from exc
     cleaned = _drop_none(overrides)
     if not cleaned:
         return base
-    return Settings.model_validate(_deep_merge(base.model_dump(), cleaned))
+    try:
+        return Settings.model_validate(_deep_merge(base.model_dump(), cleaned))
+    except ValidationError as exc:
+        raise one_line(exc, "options") from exc
 
 
 def _drop_none(value: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 
 class GpuSettings(BaseModel):
@@ -76,9 +76,45 @@ class VlmServerSettings(BaseModel):
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Refuse larger images (data or URL).")
     max_image_pixels: int = Field(50_000_000, ge=1, description="Refuse images with more pixels: bombs.")
     max_images_per_request: int = Field(8, ge=1, description="Refuse requests with more images.")
-    image_fetch_timeout_s: float = Field(10.0, gt=0, description="Whole-download limit for http(s) images.")
+    image_fetch_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="One deadline for downloading an http(s) image: DNS, connect, redirects, body.",
+    )
     allow_remote_images: bool = Field(
-        True, description="Fetch http(s) `image_url`s; false accepts data URIs only."
+        False,
+        description="Fetch http(s) `image_url`s (public addresses only, as the OCR API's URL inputs); "
+        "false accepts data URIs only.",
+    )
+    allow_private_image_urls: bool = Field(
+        False,
+        description="Let remote images come from loopback, private and link-local addresses "
+        "(SSRF guard off).",
+    )
+    image_fetch_max_redirects: int = Field(
+        3, ge=0, description="Redirects followed when fetching an image, each target checked again."
+    )
+    max_prompt_chars: int = Field(
+        65536,
+        ge=1,
+        description="Refuse requests whose text (all messages) is longer, before any work is done.",
+    )
+    max_prompt_tokens: int = Field(
+        16384,
+        ge=1,
+        description="Refuse requests whose prompt, image tokens included, is longer; counted before "
+        "generation.",
+    )
+    generation_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="A request still generating after this long is stopped (504); /health calls a generate "
+        "running twice this long stuck.",
+    )
+    shutdown_timeout_s: float = Field(
+        5.0,
+        ge=0,
+        description="On SIGTERM, requests in flight get this long to finish before they are cancelled.",
     )
     default_max_tokens: int = Field(
         1024, ge=1, description="Answer length when a request gives no max_tokens."
@@ -133,3 +169,11 @@ class ServerSettings(BaseModel):
     health_timeout_s: float = Field(2.0, gt=0, description="How long /health waits for the VLM endpoint.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins CORS allows; none by default.")
     log_level: str = Field("info", description="uvicorn's log level.")
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty key would accept `Authorization: Bearer ` with nothing after it: refuse, do not guess.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("the API key is empty: unset it to serve without authentication, or give a key")
+        return value

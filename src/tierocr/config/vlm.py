@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
+#: When pages go to the VLM; also the type every face (API form, serverless input) validates against.
+Escalate = Literal["auto", "never", "always"]
+
 
 class VlmSettings(BaseModel):
     """The vision-language tier: an OpenAI-compatible endpoint that re-reads pages the gate rejects."""
@@ -19,7 +22,7 @@ class VlmSettings(BaseModel):
     profile: Literal["glm-ocr", "paddleocr-vl", "lightonocr", "generic"] = Field(
         "glm-ocr", description="Prompt and sampling conventions of the served model family."
     )
-    escalate: Literal["auto", "never", "always"] = Field(
+    escalate: Escalate = Field(
         "auto", description="auto: pages the quality gate rejects; never; always: every page."
     )
     max_concurrency: int = Field(16, ge=1, description="Requests in flight at once (pooled connections).")
@@ -28,7 +31,15 @@ class VlmSettings(BaseModel):
         description="Hold the GPU lease (section gpu) while escalation requests are in flight: for a VLM "
         "endpoint on a card shared with an LLM.",
     )
-    timeout: float = Field(180.0, gt=0, description="Seconds to wait for one answer (CPU models are slow).")
+    timeout: float = Field(
+        180.0,
+        gt=0,
+        description="One deadline per attempt, in seconds: connect, upload and the whole answer (CPU models "
+        "are slow).",
+    )
+    max_response_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="An answer body larger than this is refused, not buffered."
+    )
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a TCP connection.")
     retries: int = Field(3, ge=0, le=10, description="Extra attempts after a 429, 5xx, timeout or refusal.")
     backoff_base: float = Field(0.5, ge=0, description="First backoff delay (s); doubles per attempt.")

@@ -1,11 +1,11 @@
 """An async client for OpenAI-compatible vision-language servers (vLLM, Ollama, our vlm-serve).
 
 The classical tier must never wait on, or be lost to, a sick model server, so the client is defensive:
-bounded concurrency (one semaphore, one pooled connection per slot), timeouts, retries with exponential
-backoff and jitter that honour ``Retry-After``, a circuit breaker that fails fast while the server is
-down, and a check for generations stuck in a repetition loop (cut, retried once with a stronger penalty,
-else refused). Every failure surfaces as a :class:`VlmError`, which escalation turns into "classical page
-kept".
+bounded concurrency (one semaphore, one pooled connection per slot), one deadline and a size cap per
+answer, retries with exponential backoff and jitter that honour ``Retry-After``, a circuit breaker that
+fails fast while the server is down, and a check for generations stuck in a repetition loop (cut,
+retried once with a stronger penalty, else refused). Every failure surfaces as a :class:`VlmError`,
+which escalation turns into "classical page kept".
 """
 
 from __future__ import annotations
@@ -287,10 +287,16 @@ class VlmClient:
             retry_after: float | None = None
             try:
                 async with self._semaphore:
-                    response = await self._http.post("/chat/completions", json=payload)
+                    response = await self._post(payload)
+            except TimeoutError:  # the attempt's one deadline, whatever the server was doing
+                self.breaker.record_failure()
+                last_error = f"no complete answer within {s.timeout:g}s"
             except httpx.TransportError as exc:  # connection refused/reset, timeouts, protocol errors
                 self.breaker.record_failure()
                 last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            except VlmRequestError:  # an answer over the size cap: a broken server, not a busy one
+                self.breaker.record_failure()
+                raise
             except BaseException:  # cancelled: no verdict on the server, but a half-open probe must end
                 self.breaker.abandon()
                 raise
@@ -316,6 +322,31 @@ class VlmClient:
             if attempt < s.retries:
                 await self._sleep(self._delay(attempt, retry_after))
         raise VlmRequestError(f"gave up after {s.retries + 1} attempts: {last_error}")
+
+    async def _post(self, payload: dict[str, Any]) -> httpx.Response:
+        """One attempt under one deadline (connect, upload and the whole answer) and a size cap.
+
+        httpx's own timeouts bound each read, so an answer that drips, or never ends, would otherwise
+        hold the request until the peer hangs up.
+        """
+        import httpx
+
+        s = self.settings
+        async with (
+            asyncio.timeout(s.timeout),
+            self._http.stream("POST", "/chat/completions", json=payload) as response,
+        ):
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > s.max_response_bytes:
+                raise VlmRequestError(f"answer of {declared} bytes is over the {s.max_response_bytes} limit")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body.extend(chunk)
+                if len(body) > s.max_response_bytes:
+                    raise VlmRequestError(f"answer is over the {s.max_response_bytes} bytes limit")
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=bytes(body), request=response.request
+        )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with equal jitter; a server's Retry-After wins when it is longer."""

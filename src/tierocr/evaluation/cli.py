@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tierocr.config import load_settings
+from tierocr.cli_settings import settings_or_exit
 from tierocr.document import Document
 from tierocr.engines import available_engines
 
@@ -95,7 +95,7 @@ def eval_command(
             f"[red]error:[/red] tierocr eval needs the eval extra (pip install 'tierocr\\[eval]'): {exc}"
         )
         raise typer.Exit(code=2) from exc
-    settings = load_settings(config, ocr={"engine": engine})
+    settings = settings_or_exit(config, ocr={"engine": engine})
     unknown = {settings.ocr.engine, *(settings.eval.baseline_engines if baseline else [])} - set(
         available_engines()
     )

@@ -27,10 +27,10 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
-    from tierocr.config import load_settings
+    from tierocr.cli_settings import settings_or_exit
     from tierocr.gpu.lease import LeaseError, create_lease
 
-    settings = load_settings(config)
+    settings = settings_or_exit(config)
     try:
         handle = create_lease(lease, settings.gpu)
         state = handle.status()
@@ -78,11 +78,11 @@ def guard(
     config: Path | None = _CONFIG,
 ) -> None:
     """Proxy an OpenAI-compatible LLM server, holding the GPU lease around each request."""
-    from tierocr.config import load_settings
+    from tierocr.cli_settings import settings_or_exit
     from tierocr.gpu.guard import build_guard, serve_guard
     from tierocr.gpu.lease import create_lease
 
-    settings = load_settings(
+    settings = settings_or_exit(
         config, gpu={"lease": lease, "guard_upstream": upstream, "guard_port": port, "guard_host": host}
     )
     gpu = settings.gpu

@@ -10,6 +10,7 @@ from PIL import Image
 
 from tierocr.config import InputSettings
 from tierocr.errors import InputError
+from tierocr.inputs import pdfium_lock
 from tierocr.inputs.base import FailedPageInput, LoadedDocument, PageInput, TextLayer
 from tierocr.inputs.pages import parse_page_range
 from tierocr.inputs.sniff import PDF
@@ -21,12 +22,13 @@ class PdfPageInput(PageInput):
 
     The pipeline releases each page once done with it so memory stays flat over long documents; a page
     touched again after that simply reopens its handle, so holding on to pages is safe, only dearer.
+    Every PDFium call goes through :mod:`tierocr.inputs.pdfium_lock`, one call at a time per process.
     """
 
     def __init__(self, pdf: pdfium.PdfDocument, number: int, settings: InputSettings, source: str) -> None:
         self._pdf = pdf
         self.number = number
-        width_pt, height_pt = pdf.get_page_size(number - 1)
+        width_pt, height_pt = pdfium_lock.locked(pdf.get_page_size, number - 1)
         max_pixels = settings.max_image_pixels
         # A poster-sized page at 200 dpi is tens of megapixels that OCR would shrink again anyway.
         dpi = min(float(settings.dpi), settings.max_page_side * 72.0 / max(width_pt, height_pt, 1.0))
@@ -50,15 +52,13 @@ class PdfPageInput(PageInput):
     def pdf_page(self) -> pdfium.PdfPage:
         """The PDFium page, for stages that read vector content (tables from ruling lines)."""
         if self._page is None:
-            self._page = self._pdf[self.number - 1]
+            self._page = pdfium_lock.locked(self._pdf.get_page, self.number - 1)
         return self._page
 
     @property
     def image(self) -> Image.Image:
         if self._image is None:
-            bitmap = self.pdf_page.render(scale=self._scale)
-            self._image = bitmap.to_pil().convert("RGB")
-            bitmap.close()
+            self._image = pdfium_lock.render(self.pdf_page, self._scale)
         return self._image
 
     @property
@@ -73,9 +73,12 @@ class PdfPageInput(PageInput):
 
     def release(self) -> None:
         self._image = None
-        if self._page is not None:
-            self._page.close()
-            self._page = None
+        page, self._page = getattr(self, "_page", None), None
+        pdfium_lock.close(page)
+
+    def __del__(self) -> None:
+        # A page dropped without release() must not be closed by pypdfium2's finalizer, outside the lock.
+        self.release()
 
 
 class PdfDocument(LoadedDocument):
@@ -91,21 +94,24 @@ class PdfDocument(LoadedDocument):
         self.mime_type = PDF
         self._settings = settings
         password = password if password is not None else settings.password
+        self._pdf: pdfium.PdfDocument | None = None
         try:
-            self._pdf = pdfium.PdfDocument(data, password=password)
+            self._pdf = pdfium_lock.open_pdf(data, password)
         except pdfium.PdfiumError as exc:
             raise InputError(name, _explain_pdfium_error(exc, password)) from exc
-        self.page_count = len(self._pdf)
+        self.page_count = pdfium_lock.locked(len, self._pdf)
         if self.page_count == 0:
-            self._pdf.close()
+            self.close()
             raise InputError(name, "the PDF has no pages")
         try:
             self.selected = parse_page_range(pages, self.page_count)
         except ValueError as exc:
-            self._pdf.close()
+            self.close()
             raise InputError(name, str(exc)) from exc
 
     def iter_pages(self) -> Iterator[PageInput]:
+        if self._pdf is None:
+            raise InputError(self.name, "the document was closed")
         for number in self.selected:
             # One unreadable or oversized page must not cost the rest of the document.
             try:
@@ -122,7 +128,12 @@ class PdfDocument(LoadedDocument):
                 page_input.release()
 
     def close(self) -> None:
-        self._pdf.close()
+        pdf, self._pdf = getattr(self, "_pdf", None), None
+        pdfium_lock.close(pdf)
+
+    def __del__(self) -> None:
+        # A document never closed is closed here, under the lock, not by a finalizer in some other thread.
+        self.close()
 
 
 def _explain_pdfium_error(exc: pdfium.PdfiumError, password: str | None) -> str:

@@ -16,6 +16,7 @@ import pypdfium2.raw as pdfium_c
 from tierocr.config import TextLayerSettings
 from tierocr.document import BBox
 from tierocr.inputs.base import TextLayer, TextLine
+from tierocr.inputs.pdfium_lock import pdfium_locked, render
 
 #: Resolution of the ink map used for the coverage check: enough to see text, cheap to render.
 _INK_DPI = 50
@@ -32,7 +33,15 @@ def is_bad_char(ch: str) -> bool:
 
 
 def extract_text_layer(page: pdfium.PdfPage, scale: float, page_height_pt: float) -> TextLayer:
-    """Lines of the page's text with boxes in pixels at ``scale`` (pixels per PDF point)."""
+    """Lines of the page's text with boxes in pixels at ``scale`` (pixels per PDF point).
+
+    The whole read holds the PDFium lock: it is one text page's many small calls, cheap next to a render.
+    """
+    with pdfium_locked():
+        return _read_text_layer(page, scale, page_height_pt)
+
+
+def _read_text_layer(page: pdfium.PdfPage, scale: float, page_height_pt: float) -> TextLayer:
     textpage = page.get_textpage()
     try:
         n_chars = textpage.count_chars()
@@ -115,10 +124,11 @@ def measure_image_coverage(page: pdfium.PdfPage, layer: TextLayer, scale: float)
     A page that is mostly a scanned image but whose layer covers little of the scan's ink is a scan with
     a partial layer (a stamp, a running header): it needs OCR even though it has some text.
     """
-    width_pt, height_pt = page.get_size()
+    with pdfium_locked():
+        width_pt, height_pt = page.get_size()
+        bounds = [obj.get_bounds() for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,))]
     rects: list[tuple[float, float, float, float]] = []
-    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)):
-        left, bottom, right, top = obj.get_bounds()
+    for left, bottom, right, top in bounds:
         left, right = max(left, 0.0), min(right, width_pt)
         bottom, top = max(bottom, 0.0), min(top, height_pt)
         if right > left and top > bottom:
@@ -127,7 +137,7 @@ def measure_image_coverage(page: pdfium.PdfPage, layer: TextLayer, scale: float)
         layer.image_coverage = 0.0
         return
     ink_scale = _INK_DPI / 72.0
-    gray = np.asarray(page.render(scale=ink_scale, grayscale=True).to_pil().convert("L"))
+    gray = np.asarray(render(page, ink_scale, grayscale=True))
     h, w = gray.shape
     in_image = np.zeros((h, w), dtype=bool)
     for x0, y0, x1, y1 in rects:

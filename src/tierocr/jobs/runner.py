@@ -80,7 +80,10 @@ class JobRunner:
             job_id = self._queue.get()
             if job_id is None or self._stopping.is_set():
                 return
-            self._run(job_id)
+            try:
+                self._run(job_id)
+            except Exception:  # the store itself failed (full disk): keep the worker, the job is resumed
+                log.exception("job %s could not be recorded; it is resumed on the next start", job_id)
 
     def _run(self, job_id: str) -> None:
         if not self.store.mark_running(job_id):

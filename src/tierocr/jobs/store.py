@@ -8,6 +8,7 @@ Every change is reported to an ``on_change`` callback, so waiters are woken rath
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from tierocr.jobs.datadir import storage_error
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -131,17 +134,27 @@ class JobStore:
         return self.inputs / job_id
 
     def create(self, data: bytes, name: str, options: dict[str, Any]) -> JobRecord:
+        """Store the input and queue the job; a write that fails (full disk) leaves nothing behind."""
         job_id = uuid.uuid4().hex
         path = self.input_path(job_id)
         tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        try:
+            _write_file(tmp, data)
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise storage_error("the job's input", exc) from exc
         now = time.time()
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO jobs (id, status, name, options, created_at, updated_at) VALUES (?,?,?,?,?,?)",
-                (job_id, JobStatus.QUEUED, name, json.dumps(options), now, now),
-            )
+        try:
+            with self._lock:
+                self._conn.execute(
+                    "INSERT INTO jobs (id, status, name, options, created_at, updated_at) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (job_id, JobStatus.QUEUED, name, json.dumps(options), now, now),
+                )
+        except sqlite3.Error as exc:
+            path.unlink(missing_ok=True)
+            raise storage_error("the job", exc) from exc
         record = self.get(job_id)
         assert record is not None
         return record
@@ -214,8 +227,11 @@ class JobStore:
     def recover(self, max_attempts: int) -> list[str]:
         """After a restart: jobs left running by a dead process are resumed or, out of attempts, failed.
 
-        Returns the ids to enqueue, oldest first: the queued ones and the resumed ones.
+        Returns the ids to enqueue, oldest first: the queued ones and the resumed ones. Partial inputs a
+        dead process was writing (``*.part``) are removed: they belong to no job.
         """
+        for stale in self.inputs.glob("*.part"):
+            stale.unlink(missing_ok=True)
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, status, attempts FROM jobs WHERE status IN (?, ?) ORDER BY created_at",
@@ -251,3 +267,11 @@ class JobStore:
 
     def _drop_input(self, job_id: str) -> None:
         self.input_path(job_id).unlink(missing_ok=True)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write and flush to disk, so that a full disk fails here and not later, after the job is queued."""
+    with path.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())

@@ -10,7 +10,6 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-import pypdfium2 as pdfium
 from PIL import Image, ImageFilter
 
 PARAGRAPHS = (
@@ -96,11 +95,16 @@ def text_pdf(
 
 
 def render_page(pdf_bytes: bytes, index: int = 0, dpi: int = 200) -> Image.Image:
-    pdf = pdfium.PdfDocument(pdf_bytes)
+    from tierocr.inputs import pdfium_lock
+
+    pdf = pdfium_lock.open_pdf(pdf_bytes, None)
+    page = None
     try:
-        return pdf[index].render(scale=dpi / 72).to_pil().convert("RGB")
+        page = pdfium_lock.locked(pdf.get_page, index)
+        return pdfium_lock.render(page, dpi / 72)
     finally:
-        pdf.close()
+        pdfium_lock.close(page)
+        pdfium_lock.close(pdf)
 
 
 def scan_of(image: Image.Image, *, angle: float = 0.6) -> Image.Image:

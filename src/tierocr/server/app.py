@@ -14,8 +14,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from tierocr import __version__
 from tierocr.config import Settings, load_settings
+from tierocr.jobs.datadir import DataDirLock
 from tierocr.server.errors import install_error_handlers
-from tierocr.server.limits import RequestGuard
+from tierocr.server.limits import ApiKeyGuard, RequestGuard
 from tierocr.server.metrics import MetricsMiddleware
 from tierocr.server.routes import documents, jobs, ocr, system
 from tierocr.server.state import AppState, EngineFactory, Fetcher, VlmFactory
@@ -39,7 +40,10 @@ def create_app(
     engine_factory: EngineFactory | None = None,
     vlm_factory: VlmFactory | None = None,
     fetcher: Fetcher | None = None,
+    data_lock: DataDirLock | None = None,
 ) -> FastAPI:
+    """``data_lock``: the data directory, already taken by the caller (the CLI, to refuse early);
+    without it the app takes the directory when it starts."""
     settings = settings or load_settings()
     state = AppState(
         settings,
@@ -47,6 +51,7 @@ def create_app(
         engine_factory=engine_factory,
         vlm_factory=vlm_factory,
         fetcher=fetcher,
+        data_lock=data_lock,
     )
 
     @asynccontextmanager
@@ -67,7 +72,10 @@ def create_app(
     for router in (ocr.router, documents.router, jobs.router, system.router):
         app.include_router(router)
     install_error_handlers(app)
-    # Added innermost first: CORS, then the body guard, then metrics outermost so it sees every answer.
+    # Added innermost first: the key check (inside CORS, so a 401 carries CORS headers and preflights pass),
+    # CORS, then the body guard, then metrics outermost so it sees every answer. None reads the body.
+    if settings.server.api_key is not None:
+        app.add_middleware(ApiKeyGuard, api_key=settings.server.api_key.get_secret_value())
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -28,12 +28,21 @@ def serve(
     except ImportError as exc:
         typer.echo(f"the server needs the `server` extra: pip install 'tierocr[server]' ({exc})", err=True)
         raise typer.Exit(2) from exc
-    from tierocr.config import load_settings
+    from tierocr.cli_settings import check_engines, settings_or_exit
 
-    settings = load_settings(
+    settings = settings_or_exit(
         config, server={"host": host, "port": port, "api_key": api_key}, data_dir=data_dir
     )
-    app = create_app(settings)
+    check_engines(settings.ocr.engine)
+    from tierocr.jobs.datadir import DataDirBusyError, DataDirLock
+
+    try:
+        # Taken before the app starts, so a second server on the same directory stops here, in one line.
+        lock = DataDirLock.acquire(settings.data_dir)
+    except (DataDirBusyError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    app = create_app(settings, data_lock=lock)
     uvicorn.run(
         app,
         host=settings.server.host,

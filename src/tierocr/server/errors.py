@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from tierocr.errors import EngineUnavailableError, InputError
+from tierocr.jobs.datadir import StorageError
 from tierocr.server.fetch import FetchError
 from tierocr.server.limits import BadInputError, UnsupportedMediaError
 from tierocr.server.work import LimitExceededError, PageRangeError
@@ -48,7 +51,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
         return handler
 
+    async def on_storage(_: Request, exc: Exception) -> JSONResponse:
+        return _json(507, str(exc))
+
+    async def on_os_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, OSError)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # e.g. spooling an upload to a full /tmp
+            return _json(507, f"insufficient storage: {exc.strerror}")
+        raise exc
+
     app.add_exception_handler(InputError, on_input)
+    app.add_exception_handler(StorageError, on_storage)
+    app.add_exception_handler(OSError, on_os_error)
     app.add_exception_handler(FetchError, on_fetch)
     app.add_exception_handler(LimitExceededError, fixed(413))
     app.add_exception_handler(UnsupportedMediaError, fixed(415))

@@ -1,7 +1,9 @@
-"""What the API refuses before any work starts: oversize bodies, non-multipart uploads, bombs, odd names."""
+"""What the API refuses before any work starts: no key, oversize bodies, non-multipart uploads, bombs, odd
+names."""
 
 from __future__ import annotations
 
+import hmac
 import io
 import json
 import re
@@ -65,7 +67,9 @@ def open_image(data: bytes, label: str, max_pixels: int) -> Image.Image:
     """Decode an image after checking its declared size, so a decompression bomb is never decoded."""
     try:
         image = Image.open(io.BytesIO(data))
-    except (OSError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own header check, for the largest bombs
+        raise LimitExceededError(f"{label}: image is over the limit of {max_pixels} pixels: {exc}") from exc
+    except OSError as exc:
         raise BadInputError(f"{label}: cannot decode image: {exc}") from exc
     width, height = image.size
     if width * height > max_pixels:
@@ -74,9 +78,41 @@ def open_image(data: bytes, label: str, max_pixels: int) -> Image.Image:
         )
     try:
         image.load()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise LimitExceededError(f"{label}: image is over the limit of {max_pixels} pixels: {exc}") from exc
+    except (OSError, ValueError) as exc:
         raise BadInputError(f"{label}: cannot decode image: {exc}") from exc
     return image.convert("RGB")
+
+
+class ApiKeyGuard:
+    """Pure ASGI middleware: ``401`` for an ``/api/*`` or ``/metrics`` request without the key, answered from
+    the headers alone, before a byte of the body is read.
+
+    A route dependency would run only after FastAPI has parsed the form, so an unauthenticated client
+    could still make the server take in (and spool) a 50 MiB upload. Compared in constant time.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, api_key: str, protected: tuple[str, ...] = ("/api/", "/metrics")
+    ) -> None:
+        self.app = app
+        self.key = api_key.encode()
+        self.protected = protected
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or not self._protected(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, token = header.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.key):
+            await self.app(scope, receive, send)
+            return
+        await _reject(send, 401, "missing or wrong API key", [(b"www-authenticate", b"Bearer")])
+
+    def _protected(self, path: str) -> bool:
+        return any(path == p.rstrip("/") or path.startswith(p) for p in self.protected)
 
 
 class RequestGuard:
@@ -136,11 +172,14 @@ def _too_large(limit: int) -> str:
     return f"request body is over this server's limit of {limit} bytes"
 
 
-async def _reject(send: Send, status: int, detail: str) -> None:
+async def _reject(
+    send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps({"detail": detail}).encode()
     headers: list[Any] = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
+        *(extra or []),
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

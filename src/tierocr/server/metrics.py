@@ -37,6 +37,11 @@ class Metrics:
             "Streams stopped early because the client went away.",
             registry=self.registry,
         )
+        self.requests_abandoned = Counter(
+            "tierocr_requests_abandoned",
+            "Synchronous requests whose client hung up; their document stopped at the next page.",
+            registry=self.registry,
+        )
         self.jobs_submitted = Counter(
             "tierocr_jobs_submitted", "Async jobs accepted.", registry=self.registry
         )

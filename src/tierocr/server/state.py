@@ -20,6 +20,7 @@ from tierocr.config import OcrSettings, ServerSettings, Settings
 from tierocr.document import Document, Page
 from tierocr.engines import OcrEngine, create_engine
 from tierocr.jobs import JobRecord, JobRunner, JobStore
+from tierocr.jobs.datadir import DataDirLock
 from tierocr.server.errors import ServiceUnavailableError
 from tierocr.server.fetch import fetch_url
 from tierocr.server.metrics import Metrics
@@ -51,8 +52,10 @@ class AppState:
         engine_factory: EngineFactory | None = None,
         vlm_factory: VlmFactory | None = None,
         fetcher: Fetcher | None = None,
+        data_lock: DataDirLock | None = None,
     ) -> None:
         self.settings = settings
+        self._data_lock = data_lock
         self.metrics = Metrics()
         self.pool = PipelinePool(settings, pipeline_factory)
         self.executor = ThreadPoolExecutor(settings.server.workers, thread_name_prefix="tierocr-ocr")
@@ -73,7 +76,13 @@ class AppState:
         self._lazy_lock = threading.Lock()
 
     def start(self) -> list[str]:
-        """Called in the app's lifespan, on its event loop, which job changes are then reported to."""
+        """Called in the app's lifespan, on its event loop, which job changes are then reported to.
+
+        Takes the data directory first (unless the caller already holds it), so that a second server
+        on the same directory refuses to start instead of resuming the first one's running jobs.
+        """
+        if self._data_lock is None:
+            self._data_lock = DataDirLock.acquire(self.settings.data_dir)
         self._loop = asyncio.get_running_loop()
         return self.runner.start()
 
@@ -113,6 +122,9 @@ class AppState:
         self.runner.stop(timeout=10)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()
+        lock, self._data_lock = self._data_lock, None
+        if lock is not None:
+            lock.release()
 
     def engine(self) -> OcrEngine:
         """The classical engine /health and /api/info report on, loaded on first use.
@@ -147,17 +159,36 @@ class AppState:
                 raise ServiceUnavailableError(f"task {task!r}: no VLM client is available in this build")
             return self._vlm
 
-    async def run_blocking(self, fn: Callable[[], T], cancel: threading.Event, timeout: float | None) -> T:
-        """Run CPU-bound work on the OCR pool; on timeout or a cancelled request, tell it to stop."""
+    async def run_blocking(
+        self,
+        fn: Callable[[], T],
+        cancel: threading.Event,
+        timeout: float | None,
+        request: Request | None = None,
+    ) -> T:
+        """Run CPU-bound work on the OCR pool; on timeout, a cancelled task or a client that hung up
+        (``request``, whose body must have been read), tell it to stop at its next page."""
         future = asyncio.get_running_loop().run_in_executor(self.executor, fn)
+        gone = asyncio.ensure_future(_client_gone(request)) if request is not None else None
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError as exc:
-            cancel.set()
-            raise HTTPException(504, f"the request took longer than {timeout:g}s; use /api/jobs") from exc
+            done, _ = await asyncio.wait(
+                {future} if gone is None else {future, gone},
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         except asyncio.CancelledError:
             cancel.set()
             raise
+        finally:
+            if gone is not None:
+                gone.cancel()
+        if future in done:
+            return future.result()
+        cancel.set()
+        if gone is not None and gone in done:
+            self.metrics.requests_abandoned.inc()
+            raise HTTPException(499, "the client went away; the work stops at its next page")
+        raise HTTPException(504, f"the request took longer than {timeout:g}s; use /api/jobs")
 
     def parse(
         self,
@@ -213,3 +244,10 @@ class AppState:
 
 def get_state(request: Request) -> AppState:
     return request.app.state.tierocr
+
+
+async def _client_gone(request: Request) -> None:
+    """Return once the client has disconnected: after the body, the next ASGI message is the disconnect,
+    so this waits on the connection rather than polling it."""
+    while (await request.receive())["type"] != "http.disconnect":
+        continue

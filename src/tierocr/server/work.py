@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tierocr.config import Settings
+from tierocr.config.vlm import Escalate
 from tierocr.document import Document, Page
 from tierocr.errors import TierOcrError
 
-Escalate = Literal["auto", "never", "always"]
 PipelineFactory = Callable[[Settings], Any]
 
 

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from pathlib import PurePath
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -24,7 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tierocr.config import VlmServerSettings
 from tierocr.vlm_server.batcher import DynamicBatcher, Job
 from tierocr.vlm_server.images import load_image
-from tierocr.vlm_server.jobs import GenRequest, ServedModel
+from tierocr.vlm_server.jobs import GenRequest, GenResult, ServedModel
+from tierocr.vlm_server.limits import check_request_limits, client_gone, read_body
 from tierocr.vlm_server.memory import LeaseFactory, ModelLoader, ModelManager, no_lease
 from tierocr.vlm_server.protocol import (
     ApiError,
@@ -59,7 +59,7 @@ def served_name(settings: VlmServerSettings) -> str:
 
 
 class VlmServer:
-    """The app's state: settings, the model manager, the batcher and one HTTP client for image URLs."""
+    """The app's state: settings, the model manager and the batcher (whose task /health watches)."""
 
     def __init__(
         self,
@@ -73,7 +73,7 @@ class VlmServer:
         self.name = served_name(settings)
         self.manager = ModelManager(settings, loader, lease, unload_after_batch=unload_after_batch)
         self.batcher = DynamicBatcher(settings, self.manager)
-        self.http: httpx.AsyncClient | None = None
+        self.batcher_task: asyncio.Task[None] | None = None
 
     def check_model(self, requested: str | None) -> None:
         """Accept our name, the configured model, or a hub id ending in our name (`zai-org/GLM-OCR`)."""
@@ -87,9 +87,7 @@ class VlmServer:
             )
 
     async def parse(self, request: Request) -> ChatCompletionRequest:
-        body = await request.body()
-        if len(body) > self.settings.max_request_bytes:
-            raise ApiError(413, f"request body is larger than {self.settings.max_request_bytes} bytes")
+        body = await read_body(request, self.settings.max_request_bytes)
         try:
             payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -102,7 +100,11 @@ class VlmServer:
             raise ApiError(400, f"{where}: {first['msg']}", param=where or None) from exc
 
     async def to_gen_request(self, req: ChatCompletionRequest, spec: StructuredSpec | None) -> GenRequest:
+        """The request as the model's input; every limit that needs no decoding is checked first."""
         s = self.settings
+        if not any(m.role == "user" for m in req.messages):
+            raise ApiError(400, "messages need at least one user message", param="messages")
+        max_tokens = check_request_limits(req, s)
         images = []
         messages: list[dict[str, Any]] = []
         for message in req.messages:
@@ -110,24 +112,11 @@ class VlmServer:
             raw = [TextPart(type="text", text=message.content)] if isinstance(message.content, str) else None
             for part in raw or message.content:
                 if isinstance(part, ImagePart):
-                    if len(images) >= s.max_images_per_request:
-                        raise ApiError(400, f"more than {s.max_images_per_request} images", param="messages")
-                    if self.http is None:
-                        raise ApiError(503, "server is starting", type_="server_error")
-                    images.append(await load_image(part.image_url.url, s, self.http))
+                    images.append(await load_image(part.image_url.url, s))
                     parts.append({"type": "image"})
                 elif isinstance(part, TextPart):
                     parts.append({"type": "text", "text": part.text})
             messages.append({"role": message.role, "content": parts})
-        if not any(m["role"] == "user" for m in messages):
-            raise ApiError(400, "messages need at least one user message", param="messages")
-        max_tokens = req.max_completion_tokens or req.max_tokens or s.default_max_tokens
-        if max_tokens > s.max_tokens_limit:
-            raise ApiError(
-                400,
-                f"max_tokens {max_tokens} is above this server's {s.max_tokens_limit}",
-                param="max_tokens",
-            )
         temperature = s.default_temperature if req.temperature is None else req.temperature
         return GenRequest(
             messages=messages,
@@ -143,10 +132,21 @@ class VlmServer:
             structured=spec,
         )
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> tuple[dict[str, Any], int]:
+        """Readiness and counters; 503 with status "stuck" when the worker cannot take new work.
+
+        Stuck means the batch loop has died, or one `generate` has run for twice `generation_timeout_s`:
+        rows stop at their first token past the deadline, so a generate that long is hung in one step.
+        """
         m = self.manager
-        return {
-            "status": "ok",
+        busy = self.batcher.busy_seconds()
+        task = self.batcher_task
+        stuck = (task is not None and task.done()) or (
+            busy is not None and busy > 2 * self.settings.generation_timeout_s
+        )
+        body = {
+            "status": "stuck" if stuck else "ok",
+            "generating_s": None if busy is None else round(busy, 3),
             "model": self.name,
             "model_loaded": m.loaded,
             "model_type": m.model_type(),
@@ -157,14 +157,23 @@ class VlmServer:
             "queued": self.batcher.queued,
             **self.batcher.stats.as_dict(),
         }
+        return body, 503 if stuck else 200
 
 
-async def _await_result(job: Job) -> Any:
+async def _await_result(job: Job, request: Request) -> GenResult:
+    """The job's result; a client that disconnects (or a cancelled task) stops its row at the next token."""
+    gone = asyncio.ensure_future(client_gone(request))
     try:
-        return await job.future
+        await asyncio.wait({job.future, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not job.future.done():
+            job.request.cancelled.set()
+            raise ApiError(499, "client went away", code="cancelled")
+        return job.future.result()
     except asyncio.CancelledError:
         job.request.cancelled.set()
         raise
+    finally:
+        gone.cancel()
 
 
 def create_app(
@@ -182,16 +191,17 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        server.http = httpx.AsyncClient(timeout=settings.image_fetch_timeout_s)
-        tasks = [asyncio.create_task(server.batcher.run()), asyncio.create_task(server.manager.watch_idle())]
+        server.batcher_task = asyncio.create_task(server.batcher.run())
+        tasks = [server.batcher_task, asyncio.create_task(server.manager.watch_idle())]
         try:
             yield
         finally:
+            # SIGTERM lands here through uvicorn's shutdown, after `shutdown_timeout_s` of grace.
+            server.batcher.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await server.http.aclose()
-            await server.manager.unload()  # SIGTERM lands here through uvicorn's shutdown
+            await server.manager.unload()
 
     app = FastAPI(title="tierocr vlm-serve", lifespan=lifespan)
     app.state.server = server
@@ -214,8 +224,9 @@ def create_app(
         return JSONResponse(body, status_code=500)
 
     @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return server.health()
+    async def health() -> JSONResponse:
+        body, status = server.health()
+        return JSONResponse(body, status_code=status)
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -240,7 +251,7 @@ def create_app(
             job = server.batcher.submit(gen, stream=True)
             return stream_response(job, cid, server.name, created, include_usage)
         job = server.batcher.submit(gen)
-        result = await _await_result(job)
+        result = await _await_result(job, request)
         text = validate_answer(result.text, spec) if spec is not None else result.text
         usage = Usage(
             prompt_tokens=result.prompt_tokens,

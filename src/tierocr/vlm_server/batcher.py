@@ -3,21 +3,59 @@
 A decoder spends most of a step reading weights, so answering eight prompts in one step costs little more
 than one. The first request of a batch waits at most `max_wait_ms` for company; requests that arrive
 while a batch is generating queue up and form the next batch, so under load batches fill by themselves.
+Each row has a deadline (`generation_timeout_s`, then 504) and a prompt-token limit checked before
+`generate`; the time the running `generate` has taken is what /health reports as a stuck worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from tierocr.config import VlmServerSettings
-from tierocr.vlm_server.jobs import GenRequest, GenResult
+from tierocr.vlm_server.jobs import GenRequest, GenResult, PromptTooLongError, ServedModel
 from tierocr.vlm_server.memory import ModelManager
 from tierocr.vlm_server.protocol import ApiError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def in_daemon_thread(fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """``fn(*args)`` in a daemon thread, as a future of this loop.
+
+    Not `asyncio.to_thread`: the default executor's threads are joined when the process exits, so one
+    generate stuck in a step (a huge prefill) would keep a SIGTERM'd server alive for minutes.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return  # the awaiting task was cancelled meanwhile
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = fn(*args), None
+        except BaseException as exc:  # handed to the awaiting task, which decides
+            result, error = None, exc
+        # RuntimeError: the loop closed first; the process is shutting down and nobody waits any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="vlm-generate", daemon=True).start()
+    return future
 
 
 @dataclass
@@ -50,12 +88,17 @@ class DynamicBatcher:
         self.manager = manager
         self._queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=settings.max_pending)
         self.stats = BatchStats()
+        self.generating_since: float | None = None
+        self._running: list[Job] = []
+        self._stopping = False
 
     @property
     def queued(self) -> int:
         return self._queue.qsize()
 
     def submit(self, request: GenRequest, *, stream: bool = False) -> Job:
+        if self._stopping:
+            raise ApiError(503, "server is shutting down", type_="server_error", code="shutting_down")
         loop = asyncio.get_running_loop()
         job = Job(request, loop.create_future(), asyncio.Queue() if stream else None)
         if job.pieces is not None:
@@ -99,10 +142,29 @@ class DynamicBatcher:
             if batch:
                 await self._run_batch(batch)
 
+    def stop(self) -> None:
+        """Shutdown: queued requests are refused and running rows stop at their next token."""
+        self._stopping = True
+        for job in self._running:
+            job.request.cancelled.set()
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            error = ApiError(503, "server is shutting down", type_="server_error", code="shutting_down")
+            self._finish(job, error=error)
+
+    def busy_seconds(self) -> float | None:
+        """How long the `generate` call now running has been running (None when idle)."""
+        since = self.generating_since
+        return None if since is None else time.monotonic() - since
+
     async def _run_batch(self, batch: list[Job]) -> None:
+        deadline = time.monotonic() + self.settings.generation_timeout_s
+        for job in batch:
+            job.request.deadline = deadline
+            job.request.max_prompt_tokens = self.settings.max_prompt_tokens
         try:
             async with self.manager.batch() as model:  # the manager takes the GPU lease as policy asks
-                results = await asyncio.to_thread(model.generate_batch, [job.request for job in batch])
+                done = await self._generate(model, batch)
         except Exception as exc:
             if not isinstance(exc, ApiError):
                 log.exception("generate failed for a batch of %d", len(batch))
@@ -112,12 +174,44 @@ class DynamicBatcher:
             for job in batch:
                 self._finish(job, error=exc)
             return
-        self.stats.generate_calls += 1
-        self.stats.requests += len(batch)
-        self.stats.sizes[len(batch)] += 1
-        for job, result in zip(batch, results, strict=True):
+        if done:
+            self.stats.generate_calls += 1
+            self.stats.requests += len(done)
+            self.stats.sizes[len(done)] += 1
+        for job, result in done:
             self.stats.completion_tokens += result.completion_tokens
-            self._finish(job, result=result)
+            if result.finish_reason == "timeout":
+                limit = self.settings.generation_timeout_s
+                error = ApiError(
+                    504,
+                    f"generation took longer than this server's {limit:g} s limit",
+                    type_="server_error",
+                    code="generation_timeout",
+                )
+                self._finish(job, error=error)
+            else:
+                self._finish(job, result=result)
+
+    async def _generate(self, model: ServedModel, batch: list[Job]) -> list[tuple[Job, GenResult]]:
+        """One `generate` for the batch; rows whose prompt is over the token limit are failed and left out."""
+        live = batch
+        while live:
+            self._running = live
+            self.generating_since = time.monotonic()
+            try:
+                results = await in_daemon_thread(model.generate_batch, [job.request for job in live])
+            except PromptTooLongError as exc:
+                for row, tokens in exc.rows.items():
+                    limit = self.settings.max_prompt_tokens
+                    message = f"the prompt is {tokens} tokens with its images; this server's limit is {limit}"
+                    self._finish(live[row], error=ApiError(400, message, code="prompt_too_long"))
+                live = [job for row, job in enumerate(live) if row not in exc.rows]
+                continue
+            finally:
+                self.generating_since = None
+                self._running = []
+            return list(zip(live, results, strict=True))
+        return []
 
     @staticmethod
     def _finish(job: Job, *, result: GenResult | None = None, error: BaseException | None = None) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from tierocr.config import VlmServerSettings
 
 
 class Device(StrEnum):
@@ -42,7 +45,7 @@ def vlm_serve(
 
     Settings not given as flags come from TIEROCR_VLM_SERVER_* variables, the YAML file, then defaults.
     """
-    from tierocr.config import load_settings
+    from tierocr.cli_settings import option_error, settings_or_exit
 
     overrides = {
         "model": model,
@@ -51,25 +54,35 @@ def vlm_serve(
         "host": host,
         "port": port,
     }
-    everything = load_settings(config, vlm_server=overrides)
+    everything = settings_or_exit(config, vlm_server=overrides)
     settings = everything.vlm_server
     if settings.model is None:
-        raise typer.BadParameter(
-            "no model: pass --model or set TIEROCR_VLM_SERVER_MODEL", param_hint="--model"
-        )
+        option_error("no model: pass --model or set TIEROCR_VLM_SERVER_MODEL")
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 - checked here so a missing extra is a clear message
 
         from tierocr.vlm_server.gpu_lease import build_app
     except ImportError as exc:
-        raise typer.BadParameter(f"{exc.name} is missing: pip install 'tierocr[vlm]'") from exc
+        option_error(f"{exc.name} is missing: pip install 'tierocr[vlm]'")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     # On cuda (or with use_lease: always) the app takes the GPU lease of `settings.gpu`, so OCR-VL work
     # never runs beside an LLM on the same card; the budget check guards loading on cuda.
     app, lease = build_app(settings, everything.gpu)
     try:
-        # uvicorn turns SIGTERM into a graceful shutdown, whose lifespan exit unloads the model.
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        serve_app(app, settings)
     finally:
         if lease is not None:
             lease.close()
+
+
+def serve_app(app: Any, settings: VlmServerSettings, **uvicorn_kwargs: Any) -> None:
+    """Run ``app`` until SIGTERM/SIGINT, which stop it within ``shutdown_timeout_s`` and a moment.
+
+    uvicorn turns the signal into a graceful shutdown: requests in flight get ``shutdown_timeout_s`` to
+    finish, then are cancelled (their rows stop at the next token), and the lifespan exit unloads the
+    model. A generate hung in one step runs in a daemon thread and does not hold the process.
+    """
+    import uvicorn
+
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": "info"}
+    uvicorn.run(app, timeout_graceful_shutdown=settings.shutdown_timeout_s, **{**options, **uvicorn_kwargs})

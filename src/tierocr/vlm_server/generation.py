@@ -2,12 +2,13 @@
 
 transformers takes one temperature, one top_p, one length and one set of stop strings per call; batching
 requests that differ in those needs them applied row by row. `RowSampling` does the sampling part and
-`RowTracker`, a stopping criterion that sees every new token, does lengths, stop strings, EOS, streaming
-and cancellation. Imported only once a model loads: it subclasses transformers' classes.
+`RowTracker`, a stopping criterion that sees every new token, does lengths, stop strings, EOS, streaming,
+cancellation and each row's deadline. Imported only once a model loads: it subclasses transformers' classes.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -114,6 +115,8 @@ class RowTracker(StoppingCriteria):
             row.finish = "length"
         elif req.cancelled.is_set():
             row.finish = "stop"
+        elif req.deadline is not None and time.monotonic() > req.deadline:
+            row.finish = "timeout"
         if req.stops or req.emit is not None:
             self._refresh_text(row)
         if req.emit is not None:
@@ -148,6 +151,6 @@ class RowTracker(StoppingCriteria):
                 row.text = self.decode(row.ids)
             if row.request.emit is not None:
                 self._emit(row)
-            reason = "length" if row.finish == "length" else "stop"
+            reason = row.finish if row.finish in ("length", "timeout") else "stop"
             out.append(GenResult(row.text, reason, row.prompt_tokens, len(row.ids)))
         return out

@@ -1,7 +1,9 @@
 """Turning `image_url` parts into RGB images, with the limits a network-facing server needs.
 
 Every path ends in :func:`open_image`, so a data URI and a downloaded file meet the same byte and pixel
-limits; downloads are streamed so a huge or endless body is cut off at the byte limit, not buffered.
+limits. Downloads are off unless `allow_remote_images` is set, and then go through the same SSRF guard
+as the OCR API (:mod:`tierocr.netguard`): public addresses only, redirects re-checked, one deadline, the
+body cut off at the byte limit.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import base64
 import binascii
 import io
 
-import httpx
 from PIL import Image
 
 from tierocr.config import VlmServerSettings
+from tierocr.netguard import FetchFailure, guarded_get
 from tierocr.vlm_server.protocol import ApiError
+
+#: The one answer for a remote image that could not be fetched, whatever the reason (see fetch_image).
+FETCH_FAILED = "cannot fetch image_url: refused, unreachable or not answering with an image"
 
 
 def _bad_image(message: str, status: int = 400) -> ApiError:
@@ -56,34 +61,33 @@ def decode_data_uri(url: str, settings: VlmServerSettings) -> Image.Image:
     return open_image(data, settings)
 
 
-async def fetch_image(url: str, settings: VlmServerSettings, client: httpx.AsyncClient) -> Image.Image:
+async def fetch_image(url: str, settings: VlmServerSettings) -> Image.Image:
+    """An http(s) image through the API's SSRF guard, one deadline and the byte limit.
+
+    Every failure but an oversize body answers the same text, so that a client cannot use the server to
+    tell which internal hosts exist or which of their ports are open.
+    """
     if not settings.allow_remote_images:
         raise _bad_image("remote image URLs are disabled on this server; send a data URI")
-    limit = settings.max_image_bytes
     try:
-        async with asyncio.timeout(settings.image_fetch_timeout_s):
-            async with client.stream("GET", url, follow_redirects=True) as response:
-                if response.status_code != 200:
-                    raise _bad_image(f"fetching {url} answered HTTP {response.status_code}")
-                declared = response.headers.get("content-length")
-                if declared is not None and declared.isdigit() and int(declared) > limit:
-                    raise _bad_image(f"image at {url} is {declared} bytes; the limit is {limit}", 413)
-                buf = bytearray()
-                async for piece in response.aiter_bytes():
-                    buf.extend(piece)
-                    if len(buf) > limit:
-                        raise _bad_image(f"image at {url} is larger than {limit} bytes", 413)
-    except TimeoutError as exc:
-        raise _bad_image(f"fetching {url} took longer than {settings.image_fetch_timeout_s} s") from exc
-    except httpx.HTTPError as exc:
-        raise _bad_image(f"cannot fetch {url}: {exc}") from exc
-    return await asyncio.to_thread(open_image, bytes(buf), settings)
+        data = await guarded_get(
+            url,
+            allow_private=settings.allow_private_image_urls,
+            timeout_s=settings.image_fetch_timeout_s,
+            max_bytes=settings.max_image_bytes,
+            max_redirects=settings.image_fetch_max_redirects,
+        )
+    except FetchFailure as exc:
+        if exc.kind == "too_large":
+            raise _bad_image(f"image is larger than {settings.max_image_bytes} bytes", 413) from exc
+        raise _bad_image(FETCH_FAILED) from exc
+    return await asyncio.to_thread(open_image, data, settings)
 
 
-async def load_image(url: str, settings: VlmServerSettings, client: httpx.AsyncClient) -> Image.Image:
+async def load_image(url: str, settings: VlmServerSettings) -> Image.Image:
     """Decoding runs in a thread: a 20 MB scan would otherwise stall every other request's I/O."""
     if url.startswith("data:"):
         return await asyncio.to_thread(decode_data_uri, url, settings)
     if url.startswith(("http://", "https://")):
-        return await fetch_image(url, settings, client)
+        return await fetch_image(url, settings)
     raise _bad_image("image_url must be a data URI or an http(s) URL")

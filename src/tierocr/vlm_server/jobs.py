@@ -1,7 +1,7 @@
 """The unit of work handed from the HTTP layer to the model, free of torch so the app imports fast.
 
 The model runs in a worker thread; a job's `emit` is the one bridge back to the event loop for streamed
-text, and `cancelled` lets a vanished streaming client stop its row without stopping the batch.
+text, and `cancelled` lets a vanished client (or a shutdown) stop its row without stopping the batch.
 """
 
 from __future__ import annotations
@@ -33,14 +33,26 @@ class GenRequest:
     structured: StructuredSpec | None = None
     emit: Callable[[str], None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    #: `time.monotonic()` after which the row stops with finish reason "timeout"; set per batch.
+    deadline: float | None = None
+    #: Longest prompt (image tokens included) the model may be given for this request.
+    max_prompt_tokens: int | None = None
 
 
 @dataclass(frozen=True)
 class GenResult:
     text: str
-    finish_reason: Literal["stop", "length"]
+    finish_reason: Literal["stop", "length", "timeout"]
     prompt_tokens: int
     completion_tokens: int
+
+
+class PromptTooLongError(Exception):
+    """Rows of a batch whose prompts are over their limit, found before `generate`: {row: tokens}."""
+
+    def __init__(self, rows: dict[int, int]) -> None:
+        super().__init__(f"{len(rows)} prompt(s) over the token limit")
+        self.rows = rows
 
 
 class ServedModel(Protocol):

@@ -17,7 +17,7 @@ from PIL import Image
 
 from tierocr.config import VlmServerSettings
 from tierocr.vlm_server.generation import RowSampling, RowTracker
-from tierocr.vlm_server.jobs import GenRequest, GenResult
+from tierocr.vlm_server.jobs import GenRequest, GenResult, PromptTooLongError
 from tierocr.vlm_server.profiles import ModelProfile, profile_for
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,13 @@ class TransformersModel:
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        over = {
+            i: int(n)
+            for i, (r, n) in enumerate(zip(requests, prompt_tokens, strict=True))
+            if r.max_prompt_tokens is not None and n > r.max_prompt_tokens
+        }
+        if over:  # before generate: a prompt's prefill is what costs memory and cannot be interrupted
+            raise PromptTooLongError(over)
         tracker = RowTracker(requests, [int(n) for n in prompt_tokens], self.eos_ids, self.decode)
         gen: dict[str, Any] = {
             "max_new_tokens": max(r.max_new_tokens for r in requests),

@@ -9,9 +9,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from tierocr.config.vlm import Escalate
 from tierocr.document import Document, Page
 from tierocr.server.deps import check_pages, document_source, require_api_key
 from tierocr.server.state import AppState, get_state
@@ -20,11 +21,11 @@ from tierocr.server.work import RunOptions, document_payload, page_payload
 router = APIRouter(prefix="/api/ocr", tags=["documents"], dependencies=[Depends(require_api_key)])
 
 Format = Literal["md", "json", "both"]
-Escalate = Literal["auto", "never", "always"]
 
 
 @router.post("/document", summary="Parse a PDF or image into Document JSON and/or Markdown")
 async def parse_document(
+    request: Request,
     state: Annotated[AppState, Depends(get_state)],
     file: Annotated[UploadFile | None, File(description="The PDF or image.")] = None,
     url: Annotated[str | None, Form(description="Fetch the document from here instead.")] = None,
@@ -45,7 +46,7 @@ async def parse_document(
         )
         return document_payload(doc, settings, format)
 
-    return await state.run_blocking(work, cancel, settings.server.request_timeout_s)
+    return await state.run_blocking(work, cancel, settings.server.request_timeout_s, request)
 
 
 @router.post(

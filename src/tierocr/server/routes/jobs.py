@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Upload
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from tierocr.config.vlm import Escalate
 from tierocr.server.deps import check_pages, document_source, require_api_key
 from tierocr.server.state import AppState, get_state
 
@@ -21,7 +22,7 @@ async def submit_job(
     url: Annotated[str | None, Form()] = None,
     pages: Annotated[str | None, Form()] = None,
     enable_layout: Annotated[bool | None, Form()] = None,
-    escalate: Annotated[Literal["auto", "never", "always"] | None, Form()] = None,
+    escalate: Annotated[Escalate | None, Form()] = None,
     format: Annotated[Literal["md", "json", "both"], Form()] = "both",
 ) -> JSONResponse:
     data, label, _ = await document_source(state, file, url)

@@ -7,7 +7,7 @@ import logging
 import threading
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from PIL import Image
 
 from tierocr.errors import InputError
@@ -44,6 +44,7 @@ def _recognize(state: AppState, image: Image.Image, task: str) -> dict[str, Any]
 
 @router.post("/recognize", summary="Read one image: its text, an HTML table or a LaTeX formula")
 async def recognize(
+    request: Request,
     state: Annotated[AppState, Depends(get_state)],
     image: Annotated[UploadFile, File(description="A PNG, JPEG, TIFF, WebP, BMP or GIF image.")],
     task: Annotated[Task, Form()] = "text",
@@ -59,11 +60,12 @@ async def recognize(
             state.vlm(task)  # refuse before decoding when the tier is missing
         return _recognize(state, open_image(data, label, max_pixels), task)
 
-    return await state.run_blocking(work, cancel, state.settings.server.request_timeout_s)
+    return await state.run_blocking(work, cancel, state.settings.server.request_timeout_s, request)
 
 
 @router.post("/extract", summary="Fill the fields of a JSON schema from an image or one PDF page")
 async def extract(
+    request: Request,
     state: Annotated[AppState, Depends(get_state)],
     file: Annotated[UploadFile, File(description="An image or a PDF.")],
     fields_schema: Annotated[
@@ -102,7 +104,7 @@ async def extract(
             raise UnprocessableError(f"{label}: {exc}") from exc
         return {"source": label, "page": page, "method": method, "fields": fields}
 
-    return await state.run_blocking(work, cancel, settings.server.request_timeout_s)
+    return await state.run_blocking(work, cancel, settings.server.request_timeout_s, request)
 
 
 def _page_image(state: AppState, data: bytes, label: str, pages: str | None) -> Image.Image:
@@ -116,6 +118,7 @@ def _page_image(state: AppState, data: bytes, label: str, pages: str | None) -> 
 
 @router.post("/batch", summary="Recognise several images; one failing image does not fail the others")
 async def batch(
+    request: Request,
     state: Annotated[AppState, Depends(get_state)],
     images: Annotated[list[UploadFile], File(description="The images, as repeated `images` parts.")],
     task: Annotated[Task, Form()] = "text",
@@ -136,6 +139,7 @@ async def batch(
                 lambda: _recognize(state, open_image(data, label, max_pixels), task),
                 threading.Event(),
                 timeout,
+                request,
             )
         except (
             BadInputError,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import re
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tierocr import __version__
 from tierocr.engines import available_engines
+from tierocr.jobs.datadir import disk_space
 from tierocr.server.deps import require_api_key
 from tierocr.server.state import AppState, get_state
 
@@ -55,11 +57,16 @@ async def _vlm_tier(state: AppState) -> dict[str, Any]:
     headers = {}
     if vlm.api_key is not None:
         headers["Authorization"] = f"Bearer {vlm.api_key.get_secret_value()}"
+    limit = state.settings.server.health_timeout_s
     try:
-        async with httpx.AsyncClient(
-            timeout=state.settings.server.health_timeout_s, trust_env=False
-        ) as client:
+        # One deadline for the whole probe: a peer that drips its answer must not hold /health.
+        async with (
+            asyncio.timeout(limit),
+            httpx.AsyncClient(timeout=limit, trust_env=False) as client,
+        ):
             response = await client.get(vlm.url.rstrip("/") + "/models", headers=headers)
+    except TimeoutError:
+        return {"ready": False, "configured": True, "model": vlm.model, "detail": f"no answer in {limit:g}s"}
     except httpx.HTTPError as exc:
         return {"ready": False, "configured": True, "model": vlm.model, "detail": f"unreachable: {exc!r}"}
     ok = response.status_code < 500
@@ -77,7 +84,22 @@ def _layout_tier(state: AppState) -> dict[str, Any]:
     }
 
 
-@router.get("/health", summary="Readiness of each tier; 503 when the classical tier cannot run")
+def _data_dir(state: AppState) -> dict[str, Any]:
+    """Free space where jobs are stored; not ready when one more upload of the largest size cannot fit."""
+    path = state.settings.data_dir
+    try:
+        space = disk_space(path)
+    except OSError as exc:
+        return {"ready": False, "path": str(path), "detail": exc.strerror or str(exc)}
+    ready = space["free_bytes"] > state.settings.server.max_upload_bytes
+    detail = None if ready else "less free space than one upload of server.max_upload_bytes"
+    return {"ready": ready, "path": str(path), **space, "detail": detail}
+
+
+@router.get(
+    "/health",
+    summary="Readiness of each tier and of the data directory; 503 when OCR cannot run or the disk is full",
+)
 async def health(state: Annotated[AppState, Depends(get_state)]) -> JSONResponse:
     tiers = {
         "text_layer": {"ready": state.settings.text_layer.enabled, "engine": "pdfium"},
@@ -85,14 +107,16 @@ async def health(state: Annotated[AppState, Depends(get_state)]) -> JSONResponse
         "vlm": await _vlm_tier(state),
         "layout": _layout_tier(state),
     }
-    ready = tiers["ocr"]["ready"]
+    data_dir = await run_in_threadpool(_data_dir, state)
+    ready = tiers["ocr"]["ready"] and data_dir["ready"]
     status = (
         "ok"
         if ready and all(t["ready"] for t in tiers.values() if t is not tiers["text_layer"])
         else ("degraded" if ready else "unavailable")
     )
     return JSONResponse(
-        {"status": status, "version": __version__, "tiers": tiers}, status_code=200 if ready else 503
+        {"status": status, "version": __version__, "tiers": tiers, "data_dir": data_dir},
+        status_code=200 if ready else 503,
     )
 
 
