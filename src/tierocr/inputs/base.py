@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -84,9 +84,21 @@ class LoadedDocument(ABC):
     #: 1-based page numbers selected by the page range, in order.
     selected: list[int]
 
-    @abstractmethod
     def iter_pages(self) -> Iterator[PageInput]:
         """Yield the selected pages one at a time; a page's resources go when the next one comes."""
+        for page_input in self.page_inputs():
+            try:
+                yield page_input
+            finally:
+                page_input.release()
+
+    @abstractmethod
+    def page_inputs(self, numbers: Iterable[int] | None = None) -> Iterator[PageInput]:
+        """Yield pages (default: the selection) that stay valid until the caller releases each one.
+
+        A page-parallel pipeline holds several pages at once, so advancing must not free the previous
+        page as :meth:`iter_pages` does; the caller calls ``release()`` on each page when done with it.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook, most documents hold nothing
         """Release the document's resources."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -85,8 +85,8 @@ class ImageDocument(LoadedDocument):
         if width == 0 or height == 0:
             raise InputError(self.name, f"image page {number} is empty ({width}x{height} px)")
 
-    def iter_pages(self) -> Iterator[PageInput]:
-        for number in self.selected:
+    def page_inputs(self, numbers: Iterable[int] | None = None) -> Iterator[PageInput]:
+        for number in self.selected if numbers is None else numbers:
             # One undecodable frame of a multi-page TIFF must not cost the other frames.
             try:
                 self._image.seek(number - 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -109,23 +109,18 @@ class PdfDocument(LoadedDocument):
             self.close()
             raise InputError(name, str(exc)) from exc
 
-    def iter_pages(self) -> Iterator[PageInput]:
+    def page_inputs(self, numbers: Iterable[int] | None = None) -> Iterator[PageInput]:
         if self._pdf is None:
             raise InputError(self.name, "the document was closed")
-        for number in self.selected:
+        for number in self.selected if numbers is None else numbers:
             # One unreadable or oversized page must not cost the rest of the document.
             try:
-                page_input = PdfPageInput(self._pdf, number, self._settings, self.name)
+                page_input: PageInput = PdfPageInput(self._pdf, number, self._settings, self.name)
             except InputError as exc:
-                yield FailedPageInput(number, self._settings.dpi, exc.reason)
-                continue
+                page_input = FailedPageInput(number, self._settings.dpi, exc.reason)
             except pdfium.PdfiumError as exc:
-                yield FailedPageInput(number, self._settings.dpi, f"page cannot be read: {exc}")
-                continue
-            try:
-                yield page_input
-            finally:
-                page_input.release()
+                page_input = FailedPageInput(number, self._settings.dpi, f"page cannot be read: {exc}")
+            yield page_input
 
     def close(self) -> None:
         pdf, self._pdf = getattr(self, "_pdf", None), None

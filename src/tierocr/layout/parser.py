@@ -24,6 +24,7 @@ from PIL import Image
 from tierocr.config import LayoutSettings, Settings
 from tierocr.document import FURNITURE_KINDS, BBox, Block, BlockKind, Page, PageError, Provenance, Tier
 from tierocr.engines.base import OcrEngine
+from tierocr.engines.device import Device, resolve_device
 from tierocr.errors import EngineUnavailableError
 from tierocr.inputs.base import TextLayer, TextLine
 from tierocr.inputs.textlayer import is_usable
@@ -58,7 +59,9 @@ _FURNITURE_LABELS = MappingProxyType(
 _CROPPED_KINDS = frozenset({BlockKind.FIGURE, BlockKind.TABLE, BlockKind.FORMULA})
 
 
-def create_detector(settings: LayoutSettings, threads: int = 0) -> LayoutDetector:
+def create_detector(
+    settings: LayoutSettings, threads: int = 0, device: Device | None = None
+) -> LayoutDetector:
     """The configured detector; raises :class:`EngineUnavailableError` when it cannot be loaded."""
     if settings.detector == "ppdoclayout":
         from tierocr.layout.ppdoclayout import PPDocLayoutDetector
@@ -66,7 +69,7 @@ def create_detector(settings: LayoutSettings, threads: int = 0) -> LayoutDetecto
         return PPDocLayoutDetector(settings, threads=threads)
     from tierocr.layout.rapid_detector import RapidLayoutDetector
 
-    return RapidLayoutDetector(settings, threads=threads)
+    return RapidLayoutDetector(settings, threads=threads, device=device)
 
 
 class LayoutParser:
@@ -74,7 +77,8 @@ class LayoutParser:
 
     def __init__(self, settings: Settings, engine: OcrEngine, detector: LayoutDetector | None = None) -> None:
         self.settings = settings
-        self.detector = detector or create_detector(settings.layout, threads=settings.ocr.threads)
+        device = resolve_device(settings.ocr.device, warn=False)
+        self.detector = detector or create_detector(settings.layout, settings.ocr.threads, device)
         self.tasks = TaskMap(settings.layout)
         self._engine = engine
         self._recognizer = RegionRecognizer(settings, engine, self.detector.name)
