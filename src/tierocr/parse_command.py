@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from tierocr.cli_settings import check_engines, settings_or_exit
 from tierocr.config import Settings
@@ -21,6 +22,7 @@ from tierocr.document import FATAL_STAGES, Document
 from tierocr.engines import available_engines
 from tierocr.errors import TierOcrError
 from tierocr.inputs import expand_inputs
+from tierocr.parallel import DocumentDone, DocumentFailed, DocumentStarted, PageDone, Source
 from tierocr.pipeline import Pipeline
 from tierocr.render.chunks import chunk_document
 from tierocr.render.json import render_json
@@ -150,6 +152,12 @@ def parse_command(
         typer.Option("--layout/--no-layout", help="Layout mode: detect regions and read each by its task."),
     ] = None,
     chunks: Annotated[bool, typer.Option("--chunks", help="Also write RAG chunks as JSON lines.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Pages read at the same time, across documents (default from config: every core)."
+        ),
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="YAML config file (else TIEROCR_CONFIG).")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bars.")] = False,
 ) -> None:
@@ -165,6 +173,7 @@ def parse_command(
         text_layer={"enabled": False} if no_text_layer else None,
         vlm={"escalate": escalate.value if escalate else None},
         layout={"enabled": layout},
+        pipeline={"workers": workers},
     )
     check_engines(settings.ocr.engine)
     problem = output_dir_problem(output) if output is not None else None
@@ -176,8 +185,6 @@ def parse_command(
         err.print("[red]error:[/red] no input documents found")
         raise typer.Exit(2)
     pipeline = Pipeline(settings)
-    failures = 0
-    taken: set[str] = set()
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -186,52 +193,87 @@ def parse_command(
         console=err,
         disable=quiet or not err.is_terminal,
     )
-    with progress:
-        overall = progress.add_task("documents", total=len(files))
-        for path in files:
-            try:
-                doc = _parse_one(pipeline, path, pages, progress)
-            except TierOcrError as exc:
-                failures += 1
-                err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-                progress.advance(overall)
-                continue
-            # A page that could not be loaded or read at all fails the input; a region or an escalation
-            # that failed while the page itself was produced (the classical result kept) is a warning.
-            if any(e.stage in FATAL_STAGES for p in doc.pages for e in p.errors):
-                failures += 1
-            for page in doc.pages:
-                for error in page.errors:
-                    label = (
-                        "[red]error:[/red]" if error.stage in FATAL_STAGES else "[yellow]warning:[/yellow]"
-                    )
-                    err.print(
-                        f"{label} {path}: page {page.number}: {error.message}",
-                        highlight=False,
-                        soft_wrap=True,
-                    )
-            if output is None:
-                sys.stdout.write(render_markdown(doc, settings.render))
-                sys.stdout.flush()
-            else:
-                try:
-                    written = write_outputs(doc, output, _output_stem(path, taken), fmt, settings, chunks)
-                except OutputError as exc:  # a full disk or an unwritable folder fails this input only
-                    failures += 1
-                    err.print(f"[red]error:[/red] {path}: {exc}", highlight=False, soft_wrap=True)
-                else:
-                    err.print(f"{path} -> {', '.join(str(w) for w in written)}", highlight=False)
-            progress.advance(overall)
+    try:
+        with progress:
+            failures = _parse_all(pipeline, files, pages, progress, err, output, fmt, settings, chunks)
+    except KeyboardInterrupt:
+        # The pages in work are finished or dropped, documents closed; outputs already written stay
+        # whole (each is written to a temporary file and renamed).
+        pipeline.close(wait=False)
+        err.print("[yellow]interrupted[/yellow]: stopped before every input was parsed")
+        raise typer.Exit(130) from None
+    pipeline.close()
     if failures:
         raise typer.Exit(1)
 
 
-def _parse_one(pipeline: Pipeline, path: Path, pages: str | None, progress: Progress) -> Document:
-    with pipeline.iter_pages(path, pages=pages) as stream:
-        task = progress.add_task(f"  {path.name}", total=stream.total)
-        doc = stream.document
-        for page in stream:
-            doc.pages.append(page)
-            progress.advance(task)
-        progress.remove_task(task)
-    return doc
+def _parse_all(
+    pipeline: Pipeline,
+    files: list[Path],
+    pages: str | None,
+    progress: Progress,
+    err: Console,
+    output: Path | None,
+    fmt: OutputFormat,
+    settings: Settings,
+    chunks: bool,
+) -> int:
+    """Every input through the page workers, one after another in the output; returns the failures."""
+    failures = 0
+    taken: set[str] = set()
+    overall = progress.add_task("documents", total=len(files))
+    tasks: dict[int, TaskID] = {}
+    docs: dict[int, Document] = {}
+    events = pipeline.run([Source(path, pages=pages) for path in files])
+    # Closed here, not whenever it is collected: on Ctrl-C, pages in work finish and documents close.
+    with contextlib.closing(events):
+        for event in events:
+            if isinstance(event, DocumentStarted):
+                docs[event.index] = event.document
+                tasks[event.index] = progress.add_task(f"  {files[event.index].name}", total=event.total)
+            elif isinstance(event, PageDone):
+                docs[event.index].pages.append(event.page)
+                progress.advance(tasks[event.index])
+            elif isinstance(event, DocumentFailed):
+                failures += 1
+                err.print(f"[red]error:[/red] {event.error}", highlight=False, soft_wrap=True)
+                progress.advance(overall)
+            elif isinstance(event, DocumentDone):
+                progress.remove_task(tasks.pop(event.index))
+                doc = docs.pop(event.index)
+                failures += _report(doc, files[event.index], err, output, fmt, settings, chunks, taken)
+                progress.advance(overall)
+    return failures
+
+
+def _report(
+    doc: Document,
+    path: Path,
+    err: Console,
+    output: Path | None,
+    fmt: OutputFormat,
+    settings: Settings,
+    chunks: bool,
+    taken: set[str],
+) -> int:
+    """Page errors and warnings on stderr, the outputs written; 1 when the input failed, else 0."""
+    failed = 0
+    # A page that could not be loaded or read at all fails the input; a region or an escalation that
+    # failed while the page itself was produced (the classical result kept) is a warning.
+    if any(e.stage in FATAL_STAGES for p in doc.pages for e in p.errors):
+        failed = 1
+    for page in doc.pages:
+        for error in page.errors:
+            label = "[red]error:[/red]" if error.stage in FATAL_STAGES else "[yellow]warning:[/yellow]"
+            err.print(f"{label} {path}: page {page.number}: {error.message}", highlight=False, soft_wrap=True)
+    if output is None:
+        sys.stdout.write(render_markdown(doc, settings.render))
+        sys.stdout.flush()
+        return failed
+    try:
+        written = write_outputs(doc, output, _output_stem(path, taken), fmt, settings, chunks)
+    except OutputError as exc:  # a full disk or an unwritable folder fails this input only
+        err.print(f"[red]error:[/red] {path}: {exc}", highlight=False, soft_wrap=True)
+        return 1
+    err.print(f"{path} -> {', '.join(str(w) for w in written)}", highlight=False)
+    return failed

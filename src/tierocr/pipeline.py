@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -143,7 +143,7 @@ class Pipeline:
         loaded = open_document(source, self.settings.input, name=name, pages=pages)
         return PageStream(self, loaded, source if isinstance(source, bytes) else Path(source), name)
 
-    def run(self, sources: Iterable[Source]) -> Iterator[RunEvent]:
+    def run(self, sources: Iterable[Source]) -> Generator[RunEvent, None, None]:
         """Several documents through the page workers, the next one started while the last pages of the
         one before are still being read; events in document and page order (see :mod:`tierocr.parallel`)."""
         return PageRunner(self).run(sources)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +31,7 @@ from tierocr.inputs.sniff import PDF
 from tierocr.layout.pdf_pages import PdfPages
 from tierocr.parallel.ordered import in_order
 from tierocr.parallel.processes import PageJob
+from tierocr.parallel.threads import PageThreads
 from tierocr.parallel.work import PageResult, read_page
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class PageRunner:
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
 
-    def run(self, sources: Iterable[Source]) -> Iterator[RunEvent]:
+    def run(self, sources: Iterable[Source]) -> Generator[RunEvent, None, None]:
         pipeline = self._pipeline
         opened: list[_Open] = []
         with self._backend() as submit:
@@ -188,8 +189,8 @@ class PageRunner:
             yield lambda task: pool.submit(_job(task))
             return
         # Threads for this run only: starting them is cheap, and none outlive the run.
-        with ThreadPoolExecutor(pipeline.workers, thread_name_prefix="tierocr-page") as executor:
-            yield lambda task: executor.submit(
+        with PageThreads(pipeline.workers) as threads:
+            yield lambda task: threads.submit(
                 read_page, pipeline, task.page_input, task.doc.table_path, task.doc.pdf_pages
             )
 

@@ -145,6 +145,13 @@ class AppState:
     def engine_if_loaded(self) -> OcrEngine | None:
         return self._engine
 
+    def compute(self) -> dict[str, Any] | None:
+        """The device and execution providers a pooled pipeline runs its models on (blocking: on CUDA
+        the models are loaded to ask them); None for a pipeline that does not say."""
+        with self.pool.lease(RunOptions()) as pipeline:
+            report = getattr(pipeline, "compute_info", None)
+            return report() if callable(report) else None
+
     def vlm(self, task: str) -> VlmTasks:
         """The VLM tier for a task that cannot be done without it; 503 that says so when it is not set up."""
         if not self.settings.vlm.url:

@@ -41,9 +41,14 @@ def redact(value: Any, key: str = "") -> Any:
 async def _ocr_tier(state: AppState) -> dict[str, Any]:
     try:
         engine = await run_in_threadpool(state.engine)
+        compute = await run_in_threadpool(state.compute)
     except Exception as exc:  # readiness reports any failure to load rather than failing itself
         return {"ready": False, "engine": state.settings.ocr.engine, "detail": f"{type(exc).__name__}: {exc}"}
-    return {"ready": True, "engine": engine.name, "version": engine.version()}
+    tier: dict[str, Any] = {"ready": True, "engine": engine.name, "version": engine.version()}
+    if compute is not None:
+        # The device the models actually run on: a CUDA request that fell back to the CPU shows here.
+        tier.update(device=compute["device"], providers=compute["providers"], fallback=compute["fallback"])
+    return tier
 
 
 async def _vlm_tier(state: AppState) -> dict[str, Any]:
@@ -126,6 +131,8 @@ async def health(state: Annotated[AppState, Depends(get_state)]) -> JSONResponse
     dependencies=[Depends(require_api_key)],
 )
 async def info(state: Annotated[AppState, Depends(get_state)]) -> dict[str, Any]:
+    from tierocr.parallel.sizing import available_cores
+
     s = state.settings
     engine = state.engine_if_loaded()
     return {
@@ -136,6 +143,12 @@ async def info(state: Annotated[AppState, Depends(get_state)]) -> dict[str, Any]
             "loaded": {engine.name: engine.version()} if engine is not None else {},
         },
         "models": {"vlm": s.vlm.model if s.vlm.url else None, "layout": s.layout.detector},
+        "compute": await run_in_threadpool(state.compute),
+        "pipeline": {
+            "workers": s.pipeline.workers or available_cores(),
+            "backend": s.pipeline.backend,
+            "max_pages_in_flight": s.pipeline.max_pages_in_flight,
+        },
         "limits": {
             "max_upload_bytes": s.server.max_upload_bytes,
             "max_pages": s.server.max_pages,
