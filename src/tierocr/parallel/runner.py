@@ -224,9 +224,10 @@ class PageRunner:
 
     def _open(self, index: int, source: Source, in_processes: bool) -> _Open:
         settings = self._pipeline.settings
-        loaded = source.opened or open_document(
-            source.data, settings.input, name=source.name, pages=source.pages
-        )
+        if source.opened is not None:
+            loaded = source.opened
+        else:
+            loaded = open_document(source.data, settings.input, name=source.name, pages=source.pages)
         header = source.header if source.header is not None else document_header(loaded)
         path = None if isinstance(source.data, bytes) else Path(source.data)
         table_path = path if loaded.mime_type == PDF else None
