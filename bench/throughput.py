@@ -73,9 +73,12 @@ def _sets(workdir: Path) -> dict[str, list[Path]]:
     return {"born_digital": born, "scanned": scanned, "mixed": [*born, *scanned]}
 
 
-def _warmup(workdir: Path, workers: int) -> list[Path]:
-    """Enough pages of each kind that every worker (thread or process) loads every model it will use."""
-    return [_generated_report(workdir, 2 * workers), _scanned(workdir, 2 * workers, crop=True)]
+def _warmup(workdir: Path, workers: int, set_name: str) -> list[Path]:
+    """Enough pages of the set's kinds that every worker (thread or process) loads the models the set
+    needs, and none it does not (peak RSS is the set's own)."""
+    born = [_generated_report(workdir, 2 * workers)]
+    scanned = [_scanned(workdir, 2 * workers, crop=True)]
+    return {"born_digital": born, "scanned": scanned}.get(set_name, born + scanned)
 
 
 def _rusage_mb(who: int) -> float:
@@ -187,7 +190,7 @@ def main() -> None:
             plan.append(
                 (
                     f"floor/born_digital/{workers}/thread/cpu",
-                    _spec(sets["born_digital"], workers, "thread", "cpu", False, workdir),
+                    _spec(sets, "born_digital", workers, "thread", "cpu", False, workdir),
                 )
             )
         for device in devices:
@@ -195,7 +198,7 @@ def main() -> None:
                 plan.append(
                     (
                         f"layout/{set_name}/1/thread/{device}",
-                        _spec(sets[set_name], 1, "thread", device, True, workdir),
+                        _spec(sets, set_name, 1, "thread", device, True, workdir),
                     )
                 )
                 for backend in args.backends.split(","):
@@ -203,7 +206,7 @@ def main() -> None:
                         plan.append(
                             (
                                 f"layout/{set_name}/{n}/{backend}/{device}",
-                                _spec(sets[set_name], n, backend, device, True, workdir),
+                                _spec(sets, set_name, n, backend, device, True, workdir),
                             )
                         )
         for name, spec in plan:
@@ -235,11 +238,17 @@ def main() -> None:
 
 
 def _spec(
-    paths: list[Path], workers: int, backend: str, device: str, layout: bool, workdir: Path
+    sets: dict[str, list[Path]],
+    set_name: str,
+    workers: int,
+    backend: str,
+    device: str,
+    layout: bool,
+    workdir: Path,
 ) -> dict[str, Any]:
     return {
-        "paths": [str(p) for p in paths],
-        "warmup": [str(p) for p in _warmup(workdir, workers)],
+        "paths": [str(p) for p in sets[set_name]],
+        "warmup": [str(p) for p in _warmup(workdir, workers, set_name)],
         "workers": workers,
         "backend": backend,
         "device": device,
