@@ -139,13 +139,21 @@ def fit_model(samples: list[Sample], features: list[str], l2: float) -> GateMode
     )
 
 
+def loso_folds(samples: list[Sample]) -> list[tuple[str, list[int], list[int]]]:
+    """(held-out source, training rows, held-out rows) per source: no source is ever in its own fold."""
+    folds = []
+    for source in sorted({s.source for s in samples}):
+        held = [k for k, s in enumerate(samples) if s.source == source]
+        train = [k for k, s in enumerate(samples) if s.source != source]
+        folds.append((source, train, held))
+    return folds
+
+
 def loso_probabilities(samples: list[Sample], features: list[str], l2: float) -> np.ndarray:
     """Each page's probability from a model fitted without its source."""
     out = np.zeros(len(samples))
-    for source in sorted({s.source for s in samples}):
-        held = [k for k, s in enumerate(samples) if s.source == source]
-        train = [s for s in samples if s.source != source]
-        model = fit_model(train, features, l2)
+    for _, train, held in loso_folds(samples):
+        model = fit_model([samples[k] for k in train], features, l2)
         for k in held:
             out[k] = model.probability(samples[k].raw)
     return out

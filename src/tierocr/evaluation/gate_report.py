@@ -139,8 +139,9 @@ def plot_curves(result: FitResult, path: Path, target_recall: float) -> Path:
     axes[1].legend(loc="lower right", fontsize=8)
     fitted = result.model.fitted
     fig.suptitle(
-        f"{fitted.get('documents')} documents ({fitted.get('bad_documents')} bad), {fitted.get('pages')} pages, "
-        f"{len(fitted.get('sources', []))} sources; dashed: target recall, dotted: budget {BUDGET_LINE}",
+        f"{fitted.get('documents')} documents ({fitted.get('bad_documents')} bad), "
+        f"{fitted.get('pages')} pages, {len(fitted.get('sources', []))} sources; "
+        f"dashed: target recall, dotted: budget {BUDGET_LINE}",
         fontsize=9,
     )
     fig.tight_layout()
@@ -164,7 +165,8 @@ def fit_markdown(result: FitResult, calibration: GateCalibration, target_recall:
         f"{', '.join(model.fitted.get('hard_floors', []))}. Operating point: target recall {target_recall}, "
         f"threshold {model.threshold(target_recall=target_recall):.4f} (read off the LOSO curve).",
         "",
-        "| group | docs | bad | pages | in-sample recall | in-sample escalation | LOSO recall | LOSO escalation |",
+        "| group | docs | bad | pages | in-sample recall | in-sample escalation | LOSO recall "
+        "| LOSO escalation |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for k in kind_table(result, target_recall):
@@ -190,8 +192,8 @@ def fit_markdown(result: FitResult, calibration: GateCalibration, target_recall:
             "## Time",
             "",
             f"Gate {cost.gate_seconds_mean:.3f} s/page vs classical tier {cost.classical_seconds_mean:.3f} "
-            f"s/page over {cost.pages} pages: {cost.ratio_of_means:.1%} (median page {cost.ratio_median:.1%}, "
-            f"90th percentile {cost.ratio_p90:.1%}).",
+            f"s/page over {cost.pages} pages: {cost.ratio_of_means:.1%} "
+            f"(median page {cost.ratio_median:.1%}, 90th percentile {cost.ratio_p90:.1%}).",
         ]
     return "\n".join(lines) + "\n"
 
@@ -228,6 +230,7 @@ def print_fit(
     cost = time_cost(calibration)
     if cost is not None:
         console.print(
-            f"gate time: {cost.gate_seconds_mean:.3f} s/page vs classical {cost.classical_seconds_mean:.3f} s/page "
-            f"({cost.ratio_of_means:.1%}; median page {cost.ratio_median:.1%}, p90 {cost.ratio_p90:.1%})"
+            f"gate time: {cost.gate_seconds_mean:.3f} s/page vs classical "
+            f"{cost.classical_seconds_mean:.3f} s/page ({cost.ratio_of_means:.1%}; median page "
+            f"{cost.ratio_median:.1%}, p90 {cost.ratio_p90:.1%})"
         )

@@ -50,10 +50,11 @@ def table_cells(block: Block) -> list[list[str]]:
 
 
 def table_doubt(block: Block) -> TableDoubt:
-    grid = [row for row in table_cells(block) if any(row)]
+    every = table_cells(block)
+    grid = [row for row in every if any(row)]
     rows = len(grid)
     cols = max((len(r) for r in grid), default=0)
-    cells = [c for row in grid for c in row]
+    cells = [c for row in every for c in row]  # empty rows are empty cells of the grid
     chars = [len(c) for c in cells]
     total = sum(chars)
     # One cell holding most of the text of a grid that has several cells: a paragraph in a cell.
