@@ -99,7 +99,11 @@ def gate_page(
     The gate's own time is recorded in ``timings["gate"]``, so its cost beside the classical tier's shows.
     """
     started = time.perf_counter()
-    verdict = (judge or PageJudge(settings)).judge(page, image)
+    try:
+        verdict = (judge or PageJudge(settings)).judge(page, image)
+    except Exception:  # a gate bug must not cost the page: fall back to the threshold rule
+        log.exception("page %d: quality gate failed; threshold verdict used", page.number)
+        verdict = assess_page(page, settings.gate, languages=settings.ocr.languages)
     timings = {**page.timings, "gate": round(time.perf_counter() - started, 4)}
     return page.model_copy(update={"quality": verdict, "timings": timings})
 

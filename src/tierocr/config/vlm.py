@@ -95,6 +95,9 @@ class GateSettings(BaseModel):
     agreement_samples: int = Field(
         4, ge=0, description="Text regions read a second time by the other engine (0: no second read)."
     )
+    agreement_text_layer_samples: int = Field(
+        2, ge=0, description="Regions read a second time on a page taken mostly from its text layer."
+    )
     agreement_table_samples: int = Field(
         2, ge=0, description="Table regions read a second time as plain lines."
     )
@@ -102,7 +105,7 @@ class GateSettings(BaseModel):
         12, ge=1, description="Shorter regions are not sampled for a second read."
     )
     agreement_max_pixels: int = Field(
-        600_000, ge=10_000, description="A larger crop is cut to its top band before the second read."
+        300_000, ge=10_000, description="A larger crop is cut to its top band before the second read."
     )
     region_agreement_distance: float = Field(
         0.5, ge=0, le=1, description="A sampled region whose two reads differ this much is a failing region."

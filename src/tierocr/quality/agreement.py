@@ -40,6 +40,11 @@ _TEXT_KINDS = frozenset(
     }
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: Glyph height (pixels) below which a crop is enlarged for the second engine.
+_MIN_GLYPH = 16.0
+_MAX_ZOOM = 3.0
+#: Two reads of a region further apart than this: one of them is wrong.
+_DISPUTED = 0.3
 
 
 def comparable(text: str) -> str:
@@ -119,10 +124,16 @@ class SecondReader:
                 languages = kept
 
     def read(self, crop: Image.Image) -> str | None:
+        """The second engine's text of a crop; None when there is no second engine."""
         engine = self.engine
         if engine is None:
             return None
-        return "\n".join(line.text for line in engine.recognize(crop))
+        try:
+            lines = engine.recognize(crop)
+        except Exception as exc:  # the second read is evidence, never a reason to lose the page
+            log.debug("quality gate: second read failed: %s", exc)
+            return ""
+        return "\n".join(line.text for line in lines)
 
 
 @dataclass(slots=True)
@@ -132,6 +143,8 @@ class Agreement:
     text_distance: float | None = None
     max_text_distance: float | None = None
     samples: int = 0
+    #: Share of the sampled text regions whose two reads differ by more than ``_DISPUTED``.
+    disputed_share: float = 0.0
     table_mismatch: float | None = None
     #: Block index → distance, for the regions that were read twice.
     per_block: dict[int, float] | None = None
@@ -146,19 +159,40 @@ def _sample(candidates: list[int], k: int) -> list[int]:
     return [candidates[int(i * step + step / 2)] for i in range(k)]
 
 
+def _glyph_height(crop: Image.Image) -> float | None:
+    """Median height of the crop's ink components: the size of its glyphs, whatever the white space."""
+    import cv2
+    import numpy as np
+
+    grey = np.asarray(crop.convert("L"), dtype=np.uint8)
+    if grey.size == 0:
+        return None
+    _, ink = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    heights = stats[1:, 3][(stats[1:, 4] >= 4) & (stats[1:, 3] < grey.shape[0] * 0.5)]
+    return float(np.median(heights)) if len(heights) >= 3 else None
+
+
 def _crop(image: Image.Image, page: Page, block: Block, max_pixels: int) -> tuple[Image.Image, bool]:
-    """The block's crop in image pixels, cut to its top band when larger than ``max_pixels``."""
+    """The block's crop in image pixels, enlarged when its glyphs are small (engines misread glyphs a
+    few pixels high), cut to its top band when larger than ``max_pixels``; and whether it was cut."""
     assert block.bbox is not None
     sx, sy = image.width / page.width, image.height / page.height
     box = block.bbox
     left, top = max(0, int(box.x0 * sx) - 4), max(0, int(box.y0 * sy) - 4)
     right = min(image.width, int(box.x1 * sx) + 5)
     bottom = min(image.height, int(box.y1 * sy) + 5)
+    crop = image.crop((left, top, right, bottom))
+    glyph = _glyph_height(crop)
+    zoom = min(_MAX_ZOOM, _MIN_GLYPH / glyph) if glyph is not None and glyph < _MIN_GLYPH else 1.0
     cut = False
-    if (right - left) * (bottom - top) > max_pixels:
-        bottom = top + max(32, max_pixels // max(1, right - left))
+    if crop.width * crop.height * zoom * zoom > max_pixels:
+        band = max(32, int(max_pixels / (zoom * zoom) / max(1, crop.width)))
+        crop = crop.crop((0, 0, crop.width, min(crop.height, band)))
         cut = True
-    return image.crop((left, top, right, bottom)), cut
+    if zoom > 1.0:
+        crop = crop.resize((int(crop.width * zoom), int(crop.height * zoom)), Image.Resampling.LANCZOS)
+    return crop, cut
 
 
 def measure_agreement(
@@ -180,7 +214,12 @@ def measure_agreement(
     ]
     out = Agreement(per_block={})
     distances: list[tuple[float, int]] = []
-    for index in _sample(text_blocks, settings.agreement_samples):
+    # A text layer's read is cheap and rarely wrong letter by letter: fewer samples keep the gate's cost
+    # in proportion to the tier it judges.
+    layer = sum(len(b.text) for b in page.blocks if b.provenance.tier is Tier.TEXT_LAYER)
+    ocr = sum(len(b.text) for b in page.blocks if b.provenance.tier is Tier.OCR)
+    k = settings.agreement_text_layer_samples if layer > ocr else settings.agreement_samples
+    for index in _sample(text_blocks, k):
         block = page.blocks[index]
         crop, cut = _crop(image, page, block, settings.agreement_max_pixels)
         second = reader.read(crop)
@@ -194,6 +233,7 @@ def measure_agreement(
         out.text_distance = sum(d * min(w, 400) for d, w in distances) / weight
         out.max_text_distance = max(d for d, _ in distances)
         out.samples = len(distances)
+        out.disputed_share = sum(1 for d, _ in distances if d > _DISPUTED) / len(distances)
     mismatches: list[float] = []
     for index in _sample(tables, settings.agreement_table_samples):
         block = page.blocks[index]

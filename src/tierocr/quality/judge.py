@@ -19,7 +19,7 @@ import math
 from typing import TYPE_CHECKING
 
 from tierocr.config import GateSettings, Settings
-from tierocr.document import BlockKind, Page, QualityVerdict, Tier
+from tierocr.document import FURNITURE_KINDS, BlockKind, Page, QualityVerdict, Tier
 from tierocr.quality.agreement import SecondReader, measure_agreement
 from tierocr.quality.features import CLEAN_RAW, DIAGNOSTIC_PREFIX, REGION_FEATURES, THRESHOLD_PREFIX
 from tierocr.quality.handwriting import stroke_stats
@@ -78,12 +78,22 @@ def raw_measurements(
         mean = sum(c * w for c, w in confidences) / weight
         raw["ocr_confidence"] = mean
         raw["confidence_spread"] = math.sqrt(sum(w * (c - mean) ** 2 for c, w in confidences) / weight)
+        raw["low_confidence_char_share"] = sum(w for c, w in confidences if c < 0.9) / weight
     chars = {t: 0 for t in Tier}
     for block in page.blocks:
         chars[block.provenance.tier] += len(block.text.strip())
     total = sum(chars.values())
     if total:
         raw["ocr_char_share"] = chars[Tier.OCR] / total
+        raw["text_layer_char_share"] = chars[Tier.TEXT_LAYER] / total
+    area = page.width * page.height
+    if area > 0:
+        raw["chars_per_megapixel"] = m.chars / (area / 1e6)
+        for kind, key in ((BlockKind.FIGURE, "figure_area_share"), (BlockKind.TABLE, "table_area_share")):
+            boxes = [b.bbox.area for b in page.blocks if b.kind is kind and b.bbox is not None]
+            raw[key] = min(1.0, sum(boxes) / area)
+    raw["formula_blocks"] = float(sum(1 for b in page.blocks if b.kind is BlockKind.FORMULA))
+    raw["furniture_blocks"] = float(sum(1 for b in page.blocks if b.kind in FURNITURE_KINDS))
     return raw
 
 
@@ -139,15 +149,21 @@ class PageJudge:
             raw["ink_components"] = float(strokes.components)
             if strokes.axis_share is not None:
                 raw["stroke_axis_share"] = strokes.axis_share
+            handwritten = 0
             for index, share in strokes.per_block.items():
                 if share <= gate.region_handwriting_axis_share:
                     regions.setdefault(index, "handwriting")
+                    handwritten += len(page.blocks[index].text.strip())
+            if strokes.per_block:
+                raw["min_block_axis_share"] = min(strokes.per_block.values())
+                raw["handwritten_char_share"] = handwritten / max(1, m.chars)
             if self._reader is not None and gate.agreement_samples > 0:
                 agreement = measure_agreement(page, image, self._reader, gate)
                 if agreement.text_distance is not None:
                     raw["agreement_distance"] = agreement.text_distance
                     raw["agreement_max_distance"] = agreement.max_text_distance or 0.0
                     raw["agreement_samples"] = float(agreement.samples)
+                    raw["agreement_disputed_share"] = agreement.disputed_share
                 if agreement.table_mismatch is not None:
                     raw["table_word_mismatch"] = agreement.table_mismatch
                 for index, distance in (agreement.per_block or {}).items():

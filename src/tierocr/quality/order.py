@@ -14,7 +14,9 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from tierocr.document import FURNITURE_KINDS, BBox, Page
+from tierocr.document import FURNITURE_KINDS, BBox, BlockKind, Page
+
+_PARAGRAPH_KINDS = frozenset({BlockKind.TEXT, BlockKind.LIST_ITEM})
 
 
 @dataclass(slots=True)
@@ -101,16 +103,43 @@ def order_stats(page: Page) -> OrderStats:
     bands_first = xy_cut(units, box_list, "y", gap_x, gap_y)
     out.ambiguity = round(kendall_distance(columns_first, bands_first), 4)
     out.page_vs_geometry = round(kendall_distance(units, columns_first), 4)
-    # Gutters among the blocks that are not page-wide; a tall block across one reads columns as rows.
-    left, right = min(box_list[i].x0 for i in units), max(box_list[i].x1 for i in units)
-    narrow = [i for i in units if box_list[i].width < 0.6 * (right - left)]
-    gutters = _gaps([(box_list[i].x0, box_list[i].x1) for i in narrow], 1.5 * line) if narrow else []
-    out.columns = len(gutters) + 1
+    gutters = _gutters(units, box_list, line)
+    out.columns = len({(g0, g1) for g0, g1, _, _ in gutters}) + 1
+    # A tall paragraph across a gutter, at or below where the columns start: columns read as rows. A
+    # title or abstract above the columns is not; wide tables, figures and captions are not paragraphs.
     crossing = sum(
         chars[i]
         for i in units
         if box_list[i].height > 3 * line
-        and any(box_list[i].x0 < g0 and box_list[i].x1 > g1 for g0, g1 in gutters)
+        and page.blocks[i].kind in _PARAGRAPH_KINDS
+        and any(
+            box_list[i].x0 < g0 and box_list[i].x1 > g1 and box_list[i].y0 >= y0 - line
+            for g0, g1, y0, _ in gutters
+        )
     )
     out.gutter_crossing = round(crossing / sum(chars.values()), 4)
     return out
+
+
+def _gutters(units: list[int], boxes: list[BBox], line: float) -> list[tuple[float, float, float, float]]:
+    """Column gutters as (x0, x1, y0, y1): white gaps of at least 1.5 lines between blocks that stand side
+    by side (they overlap vertically), over the height those blocks span, with no block in the gap. A
+    heading left and a page number right do not make columns; two blocks of text beside each other do."""
+    found: list[tuple[float, float, float, float]] = []
+    for a in units:
+        for b in units:
+            left, right = boxes[a], boxes[b]
+            overlap = min(left.y1, right.y1) - max(left.y0, right.y0)
+            if right.x0 - left.x1 < 1.5 * line or overlap < 0.5 * min(left.height, right.height):
+                continue
+            if overlap < 2 * line:
+                continue
+            y0, y1 = max(left.y0, right.y0), min(left.y1, right.y1)
+            blocked = any(
+                boxes[c].x0 < right.x0 and boxes[c].x1 > left.x1 and boxes[c].y0 < y1 and boxes[c].y1 > y0
+                for c in units
+                if c not in (a, b)
+            )
+            if not blocked:
+                found.append((left.x1, right.x0, y0, y1))
+    return found
