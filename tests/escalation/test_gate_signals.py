@@ -130,6 +130,14 @@ def test_tall_block_across_a_gutter_is_a_crossing() -> None:
     assert clean.gutter_crossing == 0.0 and crossed.gutter_crossing > 0.3
 
 
+def test_heading_left_and_page_number_right_make_no_columns() -> None:
+    heading = block("Chapter 2", (100, 40, 400, 80), BlockKind.HEADING)
+    number = block("17", (1050, 40, 1100, 80))
+    body = [block(SENTENCE * 6, (100, 120 + 300 * i, 1100, 380 + 300 * i)) for i in range(4)]
+    stats = order_stats(page_of(heading, number, *body))
+    assert stats.columns == 1 and stats.gutter_crossing == 0.0
+
+
 def test_page_order_against_geometry() -> None:
     left = [block(SENTENCE * 2, (100, 100 + 200 * i, 560, 260 + 200 * i)) for i in range(3)]
     right = [block(SENTENCE * 2, (640, 100 + 200 * i, 1100, 260 + 200 * i)) for i in range(3)]

@@ -114,7 +114,7 @@ class GateSettings(BaseModel):
         0.5, ge=0, le=1, description="A table whose grid doubt reaches this is a failing region."
     )
     region_handwriting_axis_share: float = Field(
-        0.2, ge=0, le=1, description="A text block whose ink runs this little along the axes is handwritten."
+        0.16, ge=0, le=1, description="A text block whose ink runs this little along the axes is handwritten."
     )
 
     min_ink_ratio: float = Field(

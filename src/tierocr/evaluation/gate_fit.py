@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from tierocr.evaluation.gate import GateCalibration
-from tierocr.quality.features import FEATURES, THRESHOLD_PREFIX, feature_values
+from tierocr.quality.features import FEATURES, THRESHOLD_PREFIX, UNDIRECTED, feature_values
 from tierocr.quality.model import CurvePoint, GateModel
 
 #: Fewer bad documents than this outside the floors: fit on all pages instead.
@@ -74,9 +74,10 @@ def design(samples: list[Sample], features: list[str]) -> np.ndarray:
 
 def usable_features(samples: list[Sample]) -> list[str]:
     """The features that vary over the samples (a constant or never-measured one carries nothing)."""
-    matrix = design(samples, list(FEATURES))
+    names = [n for n in FEATURES if n not in UNDIRECTED]
+    matrix = design(samples, names)
     keep = []
-    for j, name in enumerate(FEATURES):
+    for j, name in enumerate(names):
         column = matrix[:, j]
         column = column[~np.isnan(column)]
         if len(column) >= 2 and float(np.ptp(column)) > 1e-9:
@@ -124,14 +125,25 @@ def _train_rows(samples: list[Sample]) -> list[int]:
 
 
 def fit_model(samples: list[Sample], features: list[str], l2: float) -> GateModel:
+    """The model on ``samples``, every coefficient non-negative.
+
+    Each feature is built so that a larger value means a worse read (more disagreement, more doubt, more
+    of what classical reads get wrong); a negative weight would only learn which corpus sources happen
+    to be easy. So a feature that comes out negative is dropped (coefficient 0) and the rest refitted.
+    """
     rows = _train_rows(samples)
     chosen = [samples[k] for k in rows]
     x = design(chosen, features)
     y = np.array([float(s.bad) for s in chosen])
     w = np.array([s.weight for s in chosen])
-    mean, scale, coef, intercept = fit_logistic(x, y, w, l2)
+    active = list(range(len(features)))
+    while True:
+        mean, scale, coef, intercept = fit_logistic(x[:, active], y, w, l2)
+        if len(coef) == 0 or coef.min() >= 0:
+            break
+        del active[int(np.argmin(coef))]
     return GateModel(
-        features=features,
+        features=[features[j] for j in active],
         mean=[round(float(v), 6) for v in mean],
         scale=[round(float(v), 6) for v in scale],
         coef=[round(float(v), 6) for v in coef],

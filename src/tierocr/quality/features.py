@@ -35,6 +35,14 @@ def _log1p(key: str) -> Callable[[Raw], float | None]:
     return feature
 
 
+def _log1p_minus_one(key: str) -> Callable[[Raw], float | None]:
+    def feature(raw: Raw) -> float | None:
+        value = _get(raw, key)
+        return None if value is None else math.log1p(max(0.0, value - 1.0))
+
+    return feature
+
+
 def _complement(key: str) -> Callable[[Raw], float | None]:
     def feature(raw: Raw) -> float | None:
         value = _get(raw, key)
@@ -82,6 +90,13 @@ FEATURES: Mapping[str, Callable[[Raw], float | None]] = MappingProxyType(
         "low_confidence_chars": _plain("low_confidence_char_share"),
         "handwritten_chars": _plain("handwritten_char_share"),
         "figure_area": _plain("figure_area_share"),
+        # What the page holds, beside how well it was read: tables, formulas and columns are where a
+        # classical read most often goes wrong even when every line is read right.
+        "table_area": _plain("table_area_share"),
+        "formula_regions": _log1p("formula_blocks"),
+        "columns": _log1p_minus_one("columns"),
+        "furniture": _log1p("furniture_blocks"),
+        "log_text_density": _log1p("chars_per_megapixel"),
         "table_word_mismatch": _plain("table_word_mismatch"),
         "table_doubt": _plain("table_doubt"),
         "order_ambiguity": _plain("order_ambiguity"),
@@ -93,6 +108,10 @@ FEATURES: Mapping[str, Callable[[Raw], float | None]] = MappingProxyType(
         "layout_order_ambiguity": _plain(DIAGNOSTIC_PREFIX + "order_ambiguity"),
     }
 )
+
+#: Features whose direction is not "larger is worse" (the mirror of ``ocr_share``, a density): kept in the
+#: measurements, not offered to the fit, whose weights must all say "more of this, more likely bad".
+UNDIRECTED = frozenset({"text_layer_share", "log_text_density"})
 
 #: Features that concern identifiable regions (a table, a formula): when only these push a page over the
 #: threshold, its failing regions are re-read instead of the whole page.

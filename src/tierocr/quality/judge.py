@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from tierocr.config import GateSettings, Settings
@@ -97,6 +98,15 @@ def raw_measurements(
     return raw
 
 
+def region_area(page: Page, indices: Iterable[int]) -> float:
+    """Share of the page's pixels in these blocks' boxes (1.0 when one has no box: the page goes whole)."""
+    area = page.width * page.height
+    boxes = [page.blocks[i].bbox for i in indices]
+    if area <= 0 or any(b is None for b in boxes):
+        return 1.0
+    return min(1.0, sum(b.area for b in boxes if b is not None) / area)
+
+
 class PageJudge:
     """The gate of one pipeline: the model and the second engine are loaded once, on first need."""
 
@@ -174,6 +184,10 @@ class PageJudge:
             raw[THRESHOLD_PREFIX + key] = value
         for key, value in page.diagnostics.items():
             raw[DIAGNOSTIC_PREFIX + key] = float(value)
+        raw["failing_regions"] = float(len(regions))
+        raw["region_area_share"] = region_area(page, regions)
+        floor_regions = {i for i, why in regions.items() if why in gate.hard_floors}
+        raw["floor_region_area_share"] = region_area(page, floor_regions)
         return m, {k: round(v, 6) for k, v in raw.items()}, regions
 
     def judge(self, page: Page, image: Image.Image | None) -> QualityVerdict:
