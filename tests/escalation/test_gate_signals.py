@@ -7,10 +7,10 @@ import random
 
 from PIL import Image, ImageDraw, ImageFont
 
-from tierocr.config import GateSettings, Settings
+from tierocr.config import GateSettings, OcrSettings, Settings
 from tierocr.document import BBox, Block, BlockKind, Page, Provenance, Tier
 from tierocr.quality import PageJudge
-from tierocr.quality.agreement import measure_agreement, text_distance, word_mismatch
+from tierocr.quality.agreement import SecondReader, measure_agreement, text_distance, word_mismatch
 from tierocr.quality.handwriting import stroke_stats
 from tierocr.quality.order import kendall_distance, order_stats
 from tierocr.quality.structure import structure_stats, table_doubt
@@ -93,6 +93,16 @@ def test_agreement_fires_when_the_second_engine_disagrees() -> None:
     assert disagreeing.text_distance is not None and disagreeing.text_distance > 0.3
     assert len(reader.crops) == 4  # a bounded sample, not every region
     assert all(w <= 600 and h <= 50 for w, h in reader.crops)  # crops scaled to the image
+
+
+def test_no_second_read_in_a_script_the_second_engine_lacks() -> None:
+    """A second read in the wrong script disagrees with every right first read: no signal, not a false one."""
+    reader = SecondReader(OcrSettings(languages=["en", "xx-no-such-language"]), primary="rapidocr")
+    assert reader.read(Image.new("RGB", (200, 50), "white")) is None
+    page = page_of(*[block(SENTENCE, (40, 40 + 80 * i, 1100, 100 + 80 * i)) for i in range(3)])
+    assert (
+        measure_agreement(page, Image.new("RGB", (1200, 1600), "white"), reader, GateSettings()).samples == 0
+    )
 
 
 def test_table_words_against_a_plain_read() -> None:

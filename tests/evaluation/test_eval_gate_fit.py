@@ -12,15 +12,8 @@ from typer.testing import CliRunner
 from tierocr.cli import app
 from tierocr.evaluation.corpus import Metric
 from tierocr.evaluation.gate import GateCalibration, GatePage, GateRow
-from tierocr.evaluation.gate_fit import (
-    Sample,
-    at_recall,
-    curve,
-    fit_gate,
-    fit_logistic,
-    loso_folds,
-    samples_from,
-)
+from tierocr.evaluation.gate_curves import Scored, at_recall, curve, fit_gate, loso_folds
+from tierocr.evaluation.gate_fit import Sample, fit_logistic, samples_from
 from tierocr.evaluation.gate_report import kind_table, plot_curves, time_cost
 from tierocr.quality import GateModel
 
@@ -92,15 +85,40 @@ def test_logistic_fit_finds_the_separating_feature() -> None:
 
 
 def test_curve_counts_floors_and_catches_a_document_by_any_page() -> None:
-    def sample(row: str, bad: bool, floor: bool = False) -> Sample:
-        return Sample(row=row, source="s", content="text", page=1, bad=bad, weight=1.0, raw={}, floor=floor)
+    def sample(row: str, bad: bool, floor: bool = False, **raw: float) -> Sample:
+        return Sample(row=row, source="s", content="text", page=1, bad=bad, weight=1.0, raw=raw, floor=floor)
 
-    samples = [sample("a", True), sample("a", True), sample("b", True, floor=True), sample("c", False)]
-    points = curve(samples, np.array([0.9, 0.1, 0.0, 0.5]))
+    samples = [
+        sample("a", True),
+        sample("a", True),
+        sample("b", True, floor=True, floor_region_area_share=0.1),  # a formula crop, say
+        sample("c", False),
+    ]
+    scored = Scored(samples, np.array([0.9, 0.1, 0.0, 0.5]), np.array([0.9, 0.1, 0.0, 0.5]), False)
+    points = curve(scored)
     first = points[0]  # nothing above any threshold: the floors alone
-    assert (first.recall, first.escalation_rate) == (0.5, 0.25)
+    assert (first.recall, first.escalation_rate, first.pixel_share) == (0.5, 0.25, 0.025)
     at_09 = next(p for p in points if p.threshold == 0.9)
     assert (at_09.recall, at_09.escalation_rate) == (1.0, 0.5)  # document a caught by its first page
+    assert at_09.pixel_share == pytest.approx((1.0 + 0.1) / 4)
+
+
+def test_region_driven_escalation_costs_the_regions_only() -> None:
+    page = Sample(
+        row="t",
+        source="s",
+        content="table",
+        page=1,
+        bad=True,
+        weight=1.0,
+        raw={"failing_regions": 1.0, "region_area_share": 0.2},
+        floor=False,
+    )
+    driven_by_regions = Scored([page], np.array([0.8]), np.array([0.1]), region_model=True)
+    flags, cost = driven_by_regions.escalation(0.5)
+    assert flags[0] and cost[0] == 0.2
+    driven_by_page = Scored([page], np.array([0.8]), np.array([0.7]), region_model=True)
+    assert driven_by_page.escalation(0.5)[1][0] == 1.0
 
 
 def test_fit_gate_generalises_across_sources(tmp_path: Path) -> None:
@@ -108,8 +126,11 @@ def test_fit_gate_generalises_across_sources(tmp_path: Path) -> None:
     model = result.model
     assert "agreement_distance" in model.features and set(model.features) <= {"agreement_distance", "garbage"}
     assert model.coef[model.features.index("agreement_distance")] > 0
-    point = at_recall(model.curve, 0.9)
+    point = at_recall(model.curve, 0.9)  # leave-one-source-out, thresholds matched by recall
     assert point is not None and point.escalation_rate < 0.45
+    assert len(result.folds) == 4 and all(
+        f.source not in {s.source for s in f.train.samples} for f in result.folds
+    )
     assert model.fitted["sources"] == sorted(SOURCES) and model.fitted["documents"] == 40
     saved = GateModel.load(model.save(tmp_path / "gate_model.json"))
     assert saved.threshold(target_recall=0.9) == model.threshold(target_recall=0.9)

@@ -59,7 +59,7 @@ def analyse_gate(
 ) -> None:
     """Fit the calibrated gate on a calibration (seconds: no OCR), report its curves, and with
     ``install`` write the refitted model file there."""
-    from tierocr.evaluation.gate_fit import fit_gate
+    from tierocr.evaluation.gate_curves import fit_gate
     from tierocr.evaluation.gate_report import fit_markdown, plot_curves, print_fit
 
     target = settings.gate.target_recall

@@ -1,35 +1,34 @@
-"""Fitting the calibrated gate from a saved gate report, and measuring it honestly.
+"""Fitting the calibrated gate from a saved gate report: the samples and the logistic model.
 
 Unit and label: pages are scored, documents are labelled (bad: NED above the bar, a failed olmOCR test,
 TEDS below 0.5). Each page takes its document's label, weighted 1/pages so that every document counts
-once; a multi-page document is caught when any of its pages escalates, and the escalation rate counts
-pages. Pages a hard floor escalates anyway (an inked page with nothing read...) go into every curve but
-not into the fit, unless that would leave fewer than ``_MIN_POSITIVES`` bad documents to learn from: the
-model's job is the pages the floors do not see.
-
-Honest estimate: leave-one-source-out. For each source folder of the corpus (docling, olmocr_bench,
-sroie...) the model is fitted on all other sources and scores the held-out one; the pooled out-of-fold
-probabilities give the recall / escalation-rate curve that the shipped operating points are read from.
-The in-sample curve (the final model on its own training pages) is reported beside it, to show the gap.
-The fit is an L2-penalised logistic regression by Newton steps (IRLS) in numpy: no scikit-learn needed.
+once; a multi-page document is caught when any of its pages escalates (``gate_curves``). Pages a hard
+floor escalates anyway (an inked page with nothing read...) go into every curve but not into the fit,
+unless that would leave fewer than ``_MIN_POSITIVES`` bad documents to learn from: the model's job is
+the pages the floors do not see. The fit is an L2-penalised logistic regression by Newton steps (IRLS)
+in numpy, every weight non-negative: no scikit-learn needed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 import numpy as np
 
 from tierocr.evaluation.gate import GateCalibration
-from tierocr.quality.features import FEATURES, THRESHOLD_PREFIX, UNDIRECTED, feature_values
-from tierocr.quality.model import CurvePoint, GateModel
+from tierocr.quality.features import (
+    DEFAULT_CANDIDATES,
+    FEATURES,
+    THRESHOLD_PREFIX,
+    UNDIRECTED,
+    feature_values,
+)
+from tierocr.quality.model import GateModel
+from tierocr.quality.signals import PAGE_SIGNALS
 
 #: Fewer bad documents than this outside the floors: fit on all pages instead.
 _MIN_POSITIVES = 3
-#: L2 strengths tried; the one with the best leave-one-source-out curve is kept.
-L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +40,21 @@ class Sample:
     bad: bool
     weight: float
     raw: dict[str, float]
+    #: A hard floor fired on this page: it escalates whatever the model says.
     floor: bool
+    #: The floor that fired concerns the whole page (near-empty, mojibake...), not only some regions.
+    page_floor: bool = False
 
 
 def samples_from(calibration: GateCalibration, hard_floors: list[str]) -> list[Sample]:
     """One sample per page of the report, labelled with its document's label."""
-    floors = {THRESHOLD_PREFIX + name for name in hard_floors}
     out: list[Sample] = []
     for row in calibration.rows:
         for page in row.pages:
-            floor = bool(floors & page.measurements.keys()) or not page.measurements
+            fired = {
+                k.removeprefix(THRESHOLD_PREFIX) for k in page.measurements if k.startswith(THRESHOLD_PREFIX)
+            }
+            floors = fired & set(hard_floors)
             out.append(
                 Sample(
                     row=row.id,
@@ -60,7 +64,8 @@ def samples_from(calibration: GateCalibration, hard_floors: list[str]) -> list[S
                     bad=row.bad,
                     weight=1.0 / max(1, len(row.pages)),
                     raw=page.measurements,
-                    floor=floor,
+                    floor=bool(floors) or not page.measurements,
+                    page_floor=bool(floors & PAGE_SIGNALS) or not page.measurements,
                 )
             )
     return out
@@ -72,9 +77,12 @@ def design(samples: list[Sample], features: list[str]) -> np.ndarray:
     return np.asarray(rows, dtype=float).reshape(len(samples), len(features))
 
 
-def usable_features(samples: list[Sample]) -> list[str]:
-    """The features that vary over the samples (a constant or never-measured one carries nothing)."""
-    names = [n for n in FEATURES if n not in UNDIRECTED]
+def usable_features(
+    samples: list[Sample], candidates: tuple[str, ...] | list[str] | None = None
+) -> list[str]:
+    """The candidates (default: ``DEFAULT_CANDIDATES``) that vary over the samples: a constant or
+    never-measured feature (the layout diagnostics before layout mode records them) carries nothing."""
+    names = [n for n in (candidates or DEFAULT_CANDIDATES) if n in FEATURES and n not in UNDIRECTED]
     matrix = design(samples, names)
     keep = []
     for j, name in enumerate(names):
@@ -149,119 +157,3 @@ def fit_model(samples: list[Sample], features: list[str], l2: float) -> GateMode
         coef=[round(float(v), 6) for v in coef],
         intercept=round(float(intercept[0]), 6),
     )
-
-
-def loso_folds(samples: list[Sample]) -> list[tuple[str, list[int], list[int]]]:
-    """(held-out source, training rows, held-out rows) per source: no source is ever in its own fold."""
-    folds = []
-    for source in sorted({s.source for s in samples}):
-        held = [k for k, s in enumerate(samples) if s.source == source]
-        train = [k for k, s in enumerate(samples) if s.source != source]
-        folds.append((source, train, held))
-    return folds
-
-
-def loso_probabilities(samples: list[Sample], features: list[str], l2: float) -> np.ndarray:
-    """Each page's probability from a model fitted without its source."""
-    out = np.zeros(len(samples))
-    for _, train, held in loso_folds(samples):
-        model = fit_model([samples[k] for k in train], features, l2)
-        for k in held:
-            out[k] = model.probability(samples[k].raw)
-    return out
-
-
-def curve(samples: list[Sample], probabilities: np.ndarray) -> list[CurvePoint]:
-    """Recall of bad documents and page escalation rate at every distinct threshold, descending.
-
-    A page escalates when a hard floor fires or its probability reaches the threshold; a document is
-    caught when any of its pages escalates.
-    """
-    if not samples:
-        return []
-    thresholds = sorted({float(p) for p in probabilities}, reverse=True)
-    bad_rows = {s.row for s in samples if s.bad}
-    points = []
-    for threshold in [math.inf, *thresholds]:
-        escalated = [s.floor or p >= threshold for s, p in zip(samples, probabilities, strict=True)]
-        caught = {s.row for s, e in zip(samples, escalated, strict=True) if e} & bad_rows
-        points.append(
-            CurvePoint(
-                threshold=round(min(threshold, 1.0), 6) if threshold != math.inf else 1.000001,
-                recall=round(len(caught) / len(bad_rows), 4) if bad_rows else 1.0,
-                escalation_rate=round(sum(escalated) / len(samples), 4),
-            )
-        )
-    return points
-
-
-def at_recall(points: list[CurvePoint], target: float) -> CurvePoint | None:
-    """The operating point with the least escalation that reaches ``target`` recall."""
-    reaching = [p for p in points if p.recall >= target - 1e-9]
-    return min(reaching, key=lambda p: (p.escalation_rate, -p.threshold)) if reaching else None
-
-
-def at_threshold(points: list[CurvePoint], threshold: float) -> CurvePoint | None:
-    below = [p for p in points if p.threshold >= threshold - 1e-12]
-    return min(below, key=lambda p: p.threshold) if below else None
-
-
-def _cost(points: list[CurvePoint], target: float) -> float:
-    point = at_recall(points, target)
-    return point.escalation_rate if point is not None else 2.0
-
-
-@dataclass(slots=True)
-class FitResult:
-    model: GateModel
-    samples: list[Sample]
-    loso: np.ndarray
-    in_sample: np.ndarray
-    l2_costs: dict[float, float] = field(default_factory=dict)
-
-
-def fit_gate(
-    calibration: GateCalibration,
-    hard_floors: list[str],
-    *,
-    target_recall: float = 0.9,
-    features: list[str] | None = None,
-    l2_grid: tuple[float, ...] = L2_GRID,
-) -> FitResult:
-    """Fit the gate on a calibration report: L2 chosen by the leave-one-source-out curve, the model
-    refitted on everything, both curves stored in it."""
-    samples = samples_from(calibration, hard_floors)
-    if not any(s.bad for s in samples) or all(s.bad for s in samples):
-        raise ValueError("the report needs both good and bad documents to fit the gate")
-    names = features or usable_features(samples)
-    costs: dict[float, float] = {}
-    outs: dict[float, np.ndarray] = {}
-    for l2 in l2_grid:
-        outs[l2] = loso_probabilities(samples, names, l2)
-        costs[l2] = _cost(curve(samples, outs[l2]), target_recall)
-    best = min(l2_grid, key=lambda l2: (costs[l2], -l2))  # ties: the stronger penalty
-    model = fit_model(samples, names, best)
-    in_sample = np.array([model.probability(s.raw) for s in samples])
-    loso_curve = curve(samples, outs[best])
-    point = at_recall(loso_curve, target_recall)
-    sources = sorted({s.source for s in samples})
-    model = model.model_copy(
-        update={
-            "curve": loso_curve,
-            "in_sample_curve": curve(samples, in_sample),
-            "default_threshold": point.threshold if point is not None else 0.5,
-            "fitted": {
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "documents": len({s.row for s in samples}),
-                "bad_documents": len({s.row for s in samples if s.bad}),
-                "pages": len(samples),
-                "sources": sources,
-                "l2": best,
-                "l2_loso_escalation_at_target": {str(k): v for k, v in costs.items()},
-                "target_recall": target_recall,
-                "hard_floors": hard_floors,
-                "label": f"bad: NED > {calibration.bad_ned_threshold}, a failed olmOCR test, TEDS < 0.5",
-            },
-        }
-    )
-    return FitResult(model=model, samples=samples, loso=outs[best], in_sample=in_sample, l2_costs=costs)

@@ -111,17 +111,13 @@ class SecondReader:
     def _build(self) -> OcrEngine | None:
         from tierocr.engines import create_engine
 
-        languages = list(self._ocr.languages)
-        while True:
-            try:
-                return create_engine(self._ocr.model_copy(update={"languages": languages}), self.name)
-            except EngineUnavailableError as exc:
-                # A language it has no data for: read what it can (the page's Latin text at least).
-                kept = [lang for lang in languages if repr(lang) not in str(exc)]
-                if kept == languages or not kept:
-                    log.warning("quality gate: no second read (%s)", exc)
-                    return None
-                languages = kept
+        try:
+            return create_engine(self._ocr, self.name)
+        except EngineUnavailableError as exc:
+            # No data for one of the page's languages: a second read in the wrong script would disagree
+            # with every correct first read, so there is no agreement signal rather than a false one.
+            log.warning("quality gate: no second read (%s)", exc)
+            return None
 
     def read(self, crop: Image.Image) -> str | None:
         """The second engine's text of a crop; None when there is no second engine."""

@@ -23,6 +23,8 @@ _ANALYSIS_SIDE = 1800
 _AXIS_TOLERANCE = 5.0
 #: Skew angles searched for the axes (a scan turned a little is still print).
 _SKEWS = np.arange(-10.0, 10.5, 1.0)
+#: Height in pixels (at the analysis size) a component needs to be judged.
+_MIN_GLYPH = 8
 #: Less edge energy than this (components, roughly) and the measure is not taken: too little ink.
 _MIN_COMPONENTS = 12
 #: Blocks judged one by one: text, and tables (handwritten notes are often taken for a table).
@@ -74,7 +76,8 @@ def stroke_stats(image: Image.Image, page: Page | None = None) -> StrokeStats:
     _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
     # Text-sized components only: rules, frames, photos and specks would swamp the glyphs' strokes.
-    text_like = (area >= 8) & (h >= 5) & (h < g.shape[0] * 0.08) & (w < 6 * h) & (h < 6 * w)
+    # Glyphs under _MIN_GLYPH pixels are too blurred to show their strokes' directions: not judged.
+    text_like = (area >= 8) & (h >= _MIN_GLYPH) & (h < g.shape[0] * 0.08) & (w < 6 * h) & (h < 6 * w)
     text_like[0] = False
     out = StrokeStats(components=int(text_like.sum()))
     if out.components < _MIN_COMPONENTS:

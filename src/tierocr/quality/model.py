@@ -24,11 +24,13 @@ MODEL_FILE = "gate_model.json"
 
 
 class CurvePoint(BaseModel):
-    """Escalate pages at or above ``threshold``: share of bad documents caught, share of pages sent."""
+    """Escalate pages at or above ``threshold``: share of bad documents caught, share of pages sent to
+    the VLM (whole or some regions), share of all pages' pixels sent."""
 
     threshold: float
     recall: float
     escalation_rate: float
+    pixel_share: float | None = None
 
 
 class GateModel(BaseModel):
@@ -37,7 +39,7 @@ class GateModel(BaseModel):
     scale: list[float]
     coef: list[float]
     intercept: float
-    #: Out-of-sample curve (leave-one-source-out), thresholds descending.
+    #: Out-of-sample curve (leave-one-source-out, operating points matched by recall), thresholds descending.
     curve: list[CurvePoint] = Field(default_factory=list)
     #: The same from the final model's own (in-sample) probabilities, for comparison.
     in_sample_curve: list[CurvePoint] = Field(default_factory=list)
