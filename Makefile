@@ -49,7 +49,7 @@ bench-api: install-dev
 	$(BIN)/python bench/api.py
 
 eval: install-dev
-	$(BIN)/tierocr eval ../shared/corpus --baseline -o reports/eval
+	$(BIN)/tierocr eval ../shared/corpus --baseline --layout --gate -o reports/eval
 
 clean:
 	rm -rf $(VENV) $(OUT) reports .pytest_cache .ruff_cache

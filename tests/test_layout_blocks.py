@@ -73,3 +73,42 @@ def test_join_lines_handles_cjk_and_hyphens() -> None:
     assert join_lines(["exam-", "ple text"]) == "example text"
     assert join_lines(["Well-", "Known"]) == "Well- Known"
     assert join_lines(["one", "two"]) == "one two"
+
+
+def _prose(x: float, y: float, rows: int, tag: str, height: float = 20) -> list[Line]:
+    text = f"running text of the {tag} column that fills its measure with words"
+    return [
+        Line(
+            text=f"{text} {k}",
+            bbox=BBox(x0=x, y0=y + 1.5 * height * k, x1=x + 380, y1=y + 1.5 * height * k + height),
+        )
+        for k in range(rows)
+    ]
+
+
+def test_footnotes_at_the_foot_of_a_column_are_read_after_both_columns() -> None:
+    left, right = _prose(100, 200, 14, "left"), _prose(520, 200, 20, "right")
+    notes = [
+        Line(text="1 A note in small type under the left column.", bbox=BBox(x0=100, y0=760, x1=400, y1=774)),
+        Line(text="2 Another note, also small, also there.", bbox=BBox(x0=100, y0=780, x1=380, y1=794)),
+    ]
+    blocks = lines_to_blocks([*left, *right, *notes], 1000, 900, PROV)
+    assert [b.text[:6] for b in blocks] == ["runnin", "runnin", "1 A no", "2 Anot"]
+    assert "right" in blocks[1].text
+    assert [b.kind for b in blocks[2:]] == [BlockKind.FOOTNOTE, BlockKind.FOOTNOTE]
+    # The same small lines with running text below them are not footnotes.
+    below = _prose(100, 810, 3, "lower")
+    kinds = [b.kind for b in lines_to_blocks([*left, *right, *notes, *below], 1000, 1000, PROV)]
+    assert BlockKind.FOOTNOTE not in kinds
+
+
+def test_a_list_of_names_and_long_codes_is_read_row_by_row_not_as_two_text_columns() -> None:
+    lines = []
+    for k in range(12):
+        y = 100 + 40 * k
+        lines.append(Line(text=f"GAPDH-F{k}", bbox=BBox(x0=80, y0=y, x1=220, y1=y + 24)))
+        code = "ACGT" * 5 + "ACG"[: k % 3]
+        lines.append(Line(text=code, bbox=BBox(x0=420, y0=y, x1=760 + 10 * (k % 3), y1=y + 24)))
+    sections = order_lines(lines, 1000)
+    read = [line.text for section in sections for line in section.lines]
+    assert read[:4] == ["GAPDH-F0", "ACGTACGTACGTACGTACGT", "GAPDH-F1", "ACGTACGTACGTACGTACGTA"]

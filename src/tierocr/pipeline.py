@@ -24,6 +24,7 @@ from tierocr import __version__
 from tierocr.config import Settings
 from tierocr.document import FATAL_STAGES, Document, Page, PageError, Provenance, Tier
 from tierocr.engines import OcrEngine, create_engine
+from tierocr.engines.deskew import deskew, measure_skew
 from tierocr.engines.orientation import OrientationFixer
 from tierocr.escalation import Escalator, gate_page
 from tierocr.inputs import LoadedDocument, PageInput, TextLine, open_document
@@ -31,6 +32,7 @@ from tierocr.inputs.base import FailedPageInput, TextLayer
 from tierocr.inputs.textlayer import is_usable
 from tierocr.layout.blocks import lines_to_blocks
 from tierocr.layout.reading_order import Line
+from tierocr.layout.separators import find_separators
 from tierocr.quality import PageJudge
 
 if TYPE_CHECKING:
@@ -249,6 +251,13 @@ class Pipeline:
                 page.rotation = rotation
                 page.width, page.height = image.size
             page.timings["orientation"] = round(time.perf_counter() - t0, 4)
+        if self.settings.ocr.deskew and text_layer is None:
+            t0 = time.perf_counter()
+            skew = measure_skew(image, self.settings.ocr.max_skew_degrees)
+            if skew:
+                image = deskew(image, skew)
+                page.diagnostics["skew_degrees"] = skew
+            page.timings["deskew"] = round(time.perf_counter() - t0, 4)
         if layout is not None:
             parsed = layout.parse_page(
                 image, number=page.number, dpi=page.dpi, text_layer=text_layer, pdf_page=pdf_ref
@@ -257,6 +266,7 @@ class Pipeline:
             page.tier = parsed.tier
             page.errors.extend(parsed.errors)
             page.timings.update(parsed.timings)
+            page.diagnostics.update(parsed.diagnostics)
             return image
         t0 = time.perf_counter()
         engine = self.engine
@@ -264,7 +274,8 @@ class Pipeline:
         page.timings["ocr"] = round(time.perf_counter() - t0, 4)
         lines = [Line(text=ln.text, bbox=ln.bbox, confidence=ln.confidence) for ln in ocr_lines]
         provenance = Provenance(tier=Tier.OCR, engine=engine.name)
-        page.blocks = lines_to_blocks(lines, page.width, page.height, provenance)
+        separators = find_separators(image)
+        page.blocks = lines_to_blocks(lines, page.width, page.height, provenance, separators)
         page.tier = Tier.OCR
         return image
 

@@ -61,6 +61,10 @@ class OcrSettings(BaseModel):
         description="A rotation is applied only if the turned page is then classified upright at least this "
         "surely.",
     )
+    deskew: bool = Field(
+        True, description="Measure a scanned page's small skew from its ink and straighten it before OCR."
+    )
+    max_skew_degrees: float = Field(5.0, ge=0.0, le=15.0, description="Largest skew deskew looks for.")
     tessdata_dir: Path | None = Field(
         None, description="Tesseract language data folder; found automatically when unset."
     )

@@ -39,10 +39,12 @@ def build_systems(
             languages[row.file] = list(dict.fromkeys([*codes, "en"]))
     systems: list[SystemFn] = [TierocrSystem(settings, languages=languages)]
     if layout:
-        with_layout = settings.model_copy(
-            update={"layout": settings.layout.model_copy(update={"enabled": True})}
+        flipped = not settings.layout.enabled
+        other = settings.model_copy(
+            update={"layout": settings.layout.model_copy(update={"enabled": flipped})}
         )
-        systems.append(TierocrSystem(with_layout, name="tierocr+layout", languages=languages))
+        name = "tierocr-layout" if flipped else "tierocr-no-layout"
+        systems.append(TierocrSystem(other, name=name, languages=languages))
     if baseline:
         systems.extend(BareEngineSystem(settings, name) for name in settings.eval.baseline_engines)
     return systems
@@ -98,7 +100,7 @@ def eval_command(
     config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
     layout: Annotated[
         bool,
-        typer.Option("--layout", help="Also run tierocr in layout mode: layout on vs off, side by side."),
+        typer.Option("--layout", help="Also run tierocr with layout mode flipped: on vs off, side by side."),
     ] = False,
     gate: Annotated[
         bool,

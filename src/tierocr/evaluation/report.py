@@ -9,6 +9,7 @@ from rich.table import Table as RichTable
 
 from tierocr.evaluation.corpus import Metric
 from tierocr.evaluation.models import Aggregate, EvalReport, GroupSummary, RowResult, SystemResult
+from tierocr.evaluation.regressions import find_regressions, regression_lines
 
 _METRIC_LABEL = {
     Metric.NED: "mean NED (md/txt rows, lower is better)",
@@ -128,6 +129,7 @@ def render_markdown_report(report: EvalReport) -> str:
         f"Systems: {', '.join(report.systems)}. Bad NED threshold: {report.bad_ned_threshold}.",
         "",
         _CONVENTIONS,
+        *regression_lines(report),
         "## Overall",
         "",
     ]
@@ -194,3 +196,8 @@ def print_summary(report: EvalReport, console: Console) -> None:
             *(format_aggregate(group.metric, group.systems.get(s)) for s in report.systems),
         )
     console.print(table)
+    if "rapidocr" in report.systems and "tierocr" in report.systems:
+        found = find_regressions(report)
+        console.print(f"rows where tierocr is worse than bare rapidocr by more than 0.05: {len(found)}")
+        for r in found:
+            console.print(f"  {r.id} ({r.content}, {r.metric.value}): {r.ours:.3f} vs {r.theirs:.3f}")

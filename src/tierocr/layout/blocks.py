@@ -11,8 +11,9 @@ import itertools
 import re
 import statistics
 
-from tierocr.document import BBox, Block, BlockKind, Provenance
+from tierocr.document import FURNITURE_KINDS, BBox, Block, BlockKind, Provenance
 from tierocr.layout.reading_order import Line, Section, median_height, order_lines
+from tierocr.layout.separators import Separators
 
 _BULLET = re.compile(r"^\s*(?:[•●○◦▪▫■□‣⁃∙·\-–*]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|[ivxIVX]{1,4}[.)])\s+\S")
 _PAGE_NUMBER = re.compile(
@@ -22,6 +23,12 @@ _PAGE_NUMBER = re.compile(
 )
 #: Top and bottom bands of the page (as a share of its height) where running headers and footers live.
 _FURNITURE_BAND = 0.075
+#: How a footnote starts: a number, a reference mark or a superscript digit, then a space or a stop.
+FOOTNOTE_MARK = re.compile(r"^\s*(?:\d{1,3}|[*†‡§¶]{1,3}|[\u00b9\u00b2\u00b3\u2070-\u2079]{1,3})[\s.)]")
+#: Footnotes are set smaller than the body: at most this share of its line height.
+FOOTNOTE_SIZE = 0.85
+#: ... and sit in the lower part of the page.
+FOOTNOTE_BAND = 0.6
 
 
 def _is_cjk(ch: str) -> bool:
@@ -170,11 +177,12 @@ def lines_to_blocks(
     page_width: float,
     page_height: float,
     provenance: Provenance,
+    separators: Separators | None = None,
 ) -> list[Block]:
-    """Blocks in reading order for one page's lines."""
+    """Blocks in reading order for one page's lines (``separators``: the page's rules and boxes)."""
     if not lines:
         return []
-    sections = order_lines(lines, page_width)
+    sections = order_lines(lines, page_width, separators)
     body_height = statistics.median(ln.height for section in sections for ln in section.lines)
     furniture = _mark_furniture(sections, page_height, body_height)
     blocks: list[Block] = []
@@ -199,7 +207,50 @@ def lines_to_blocks(
                         provenance=provenance,
                     )
                 )
-    return blocks
+    return _footnotes_last(blocks, body_height, page_height)
+
+
+def _footnotes_last(blocks: list[Block], body_height: float, page_height: float) -> list[Block]:
+    """Small-type paragraphs that start with a note mark at the foot of a column are footnotes: read
+    after all the running text (before the page's footer), not between two columns."""
+    notes: list[int] = []
+    for k, block in enumerate(blocks):
+        height = float(block.attributes.get("line_height", body_height))
+        if (
+            block.kind in (BlockKind.TEXT, BlockKind.LIST_ITEM)
+            and block.bbox is not None
+            and block.bbox.y0 >= FOOTNOTE_BAND * page_height
+            and height <= FOOTNOTE_SIZE * body_height
+            and FOOTNOTE_MARK.match(block.text)
+        ):
+            notes.append(k)
+    # Only notes that end their column: no running text below them there.
+    notes = [
+        k
+        for k in notes
+        if not any(
+            j not in notes
+            and _below_in_column(blocks[j], blocks[k])
+            and blocks[j].kind not in FURNITURE_KINDS
+            for j in range(len(blocks))
+        )
+    ]
+    if not notes:
+        return blocks
+    # Only a run of notes that ends its column: nothing but other notes or furniture below it there.
+    kept = [b for k, b in enumerate(blocks) if k not in notes]
+    moved = [b.model_copy(update={"kind": BlockKind.FOOTNOTE}) for k, b in enumerate(blocks) if k in notes]
+    tail = len(kept)
+    while tail and kept[tail - 1].kind in FURNITURE_KINDS:
+        tail -= 1
+    return kept[:tail] + moved + kept[tail:]
+
+
+def _below_in_column(block: Block, note: Block) -> bool:
+    a, b = block.bbox, note.bbox
+    if a is None or b is None:
+        return False
+    return a.y0 >= b.y1 - 1 and min(a.x1, b.x1) - max(a.x0, b.x0) > 0
 
 
 def _mean_confidence(lines: list[Line]) -> float | None:

@@ -27,16 +27,20 @@ from tierocr.engines.base import OcrEngine
 from tierocr.errors import EngineUnavailableError
 from tierocr.inputs.base import TextLayer, TextLine
 from tierocr.inputs.textlayer import is_usable
+from tierocr.layout.agreement import order_disagreement
 from tierocr.layout.blocks import lines_to_blocks
+from tierocr.layout.columns import footnote_regions, split_spanning_regions, tidy_text_regions
 from tierocr.layout.crops import crop, safe_name, save_crop
 from tierocr.layout.detector import LayoutDetector, Region, clip_region
 from tierocr.layout.order import reading_order
 from tierocr.layout.reading_order import Line
 from tierocr.layout.region_geometry import assign_owners, overlap_share
 from tierocr.layout.regions import KIND_BY_LABEL, RegionContext, RegionRecognizer
+from tierocr.layout.separators import Separators, find_separators
 from tierocr.layout.tables.pdf import page_words
 from tierocr.layout.tasks import Task, TaskMap
 from tierocr.layout.visualize import save_layout_png
+from tierocr.layout.words import keep_words
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +136,14 @@ class LayoutParser:
             [b for b, owner in zip(boxes, owners, strict=True) if owner is None], image.width, image.height
         )
         owners = assign_owners(boxes, [r.bbox for r in regions])
+        as_lines = [Line(text=ln.text, bbox=ln.bbox) for ln in page_lines]
+        regions = split_spanning_regions(regions, as_lines, owners, self.tasks, image.width)
+        owners = assign_owners(boxes, [r.bbox for r in regions])
+        if not scanned:  # a scan's layer may miss ink its region holds: keep the detector's box there
+            regions = tidy_text_regions(regions, as_lines, owners, self.tasks)
+            owners = assign_owners(boxes, [r.bbox for r in regions])
         regions = _titles_not_headers(regions, owners, page_lines)
+        regions = footnote_regions(regions, owners, page_lines, self.tasks, image.height)
         ctx = replace(
             ctx,
             owner={
@@ -140,7 +151,18 @@ class LayoutParser:
             },
         )
 
-        order = reading_order(regions, self.tasks, image.height, self.settings.layout.caption_max_gap)
+        t0 = time.perf_counter()
+        separators = find_separators(image)
+        heights = sorted(ln.bbox.height for ln in page_lines)
+        order = reading_order(
+            regions,
+            self.tasks,
+            image.height,
+            self.settings.layout.caption_max_gap,
+            separators,
+            line_height=heights[len(heights) // 2] if heights else None,
+        )
+        page.timings["order"] = round(time.perf_counter() - t0, 4)
         ordered = [regions[i] for i in order.order]
         caption_targets = {order.order.index(c): order.order.index(t) for c, t in order.caption_of.items()}
 
@@ -151,7 +173,10 @@ class LayoutParser:
             results = [future.result() for future in futures]
         page.timings["regions"] = round(time.perf_counter() - t0, 4)
 
-        for index, (region, (block, error)) in enumerate(zip(ordered, results, strict=True)):
+        self._keep_words(
+            page, ctx, [block for block, _ in results], order.order, owners, page_lines, separators
+        )
+        for index, (region, block, (_, error)) in enumerate(zip(ordered, page.blocks, results, strict=True)):
             block.attributes["bbox_2d"] = region.bbox.normalised(image.width, image.height)
             block.attributes["order"] = index
             if index in caption_targets:
@@ -161,7 +186,6 @@ class LayoutParser:
             if output_dir is not None and self.settings.layout.save_crops and block.kind in _CROPPED_KINDS:
                 name = safe_name(stem, number, index, region.label)
                 block.attributes["image_path"] = save_crop(crop(image, region.bbox), output_dir, name)
-            page.blocks.append(block)
 
         # The page's tier is the one that produced most of its text (a born-digital page with one OCR'd
         # figure label is still a text-layer page); a page with no text is the engine's finding.
@@ -177,6 +201,40 @@ class LayoutParser:
             logger.debug("layout visualisation written to %s", path)
         page.timings["total"] = round(time.perf_counter() - started, 4)
         return page
+
+    def _keep_words(
+        self,
+        page: Page,
+        ctx: RegionContext,
+        blocks: list[Block],
+        order: list[int],
+        owners: list[int | None],
+        page_lines: list[Any],
+        separators: Separators,
+    ) -> None:
+        """Check that the regions (in reading ``order``) kept the words of the lines they own; a region
+        that did not is read as plain lines. The checked blocks become the page's; the page's word
+        balance, and how far its region order disagrees with the line order, go into its diagnostics."""
+        floor = self.settings.ocr.min_confidence
+        owned: dict[int, list[Line]] = {}
+        for line, owner in zip(page_lines, owners, strict=True):
+            if owner is not None and (getattr(line, "confidence", None) or 1.0) >= floor:
+                owned.setdefault(owner, []).append(Line(text=line.text, bbox=line.bbox))
+        source = Tier.TEXT_LAYER if ctx.text_lines else Tier.OCR
+        diagnostics = keep_words(
+            blocks,
+            [owned.get(i, []) for i in order],
+            source,
+            page_width=float(ctx.image.width),
+            page_height=float(ctx.image.height),
+            tolerance=self.settings.layout.word_tolerance,
+        )
+        page.blocks = blocks
+        page.diagnostics.update(diagnostics)
+        reading = [
+            line for i in order for line in sorted(owned.get(i, []), key=lambda ln: (ln.bbox.y0, ln.bbox.x0))
+        ]
+        page.diagnostics["order_ambiguity"] = order_disagreement(reading, float(ctx.image.width), separators)
 
     def _furniture(
         self, lines: list[Any], owners: list[int | None], regions: list[Region], image: Image.Image

@@ -5,6 +5,10 @@ column gutters, and a band whose columns look like running text is read column b
 (a table, a form, a single column) is read row by row, left to right. A line that crosses a gutter (a
 full-width title, a wide figure caption) closes the band, so a title above two columns is read first and
 a second pair of columns below a full-width figure is read after it.
+
+Separators drawn on the page (:mod:`tierocr.layout.separators`) refine this: a rule running across the
+text between two rows closes the band there, and the lines inside a box narrower than the page (an inset,
+a sidebar) are read as a unit of their own, after the column that holds the box.
 """
 
 from __future__ import annotations
@@ -13,6 +17,15 @@ import statistics
 from dataclasses import dataclass, field
 
 from tierocr.document import BBox
+from tierocr.layout.separators import Separators
+
+#: A rule spanning this share of the text's width closes a band; a box narrower than this share of it
+#: is an inset read on its own.
+_RULE_SPAN = 0.6
+#: A line lies in a box when this share of its area is inside it.
+_INSIDE = 0.8
+#: Median words per line of a column of running text (a column of codes or numbers has one).
+_PROSE_WORDS = 3
 
 
 @dataclass(slots=True)
@@ -78,12 +91,15 @@ def _crosses(line: Line, gutter: tuple[float, float]) -> bool:
     return line.bbox.x0 < gutter[1] and line.bbox.x1 > gutter[0]
 
 
-def split_bands(rows: list[list[Line]], min_gap: float) -> list[list[list[Line]]]:
-    """Consecutive rows that keep at least one common gutter open form a band."""
+def split_bands(
+    rows: list[list[Line]], min_gap: float, rules: tuple[BBox, ...] = ()
+) -> list[list[list[Line]]]:
+    """Consecutive rows that keep at least one common gutter open form a band; a rule between two rows
+    (``rules``, already filtered to those running across the text) ends the band above it."""
     bands: list[list[list[Line]]] = []
     band_gutters: list[tuple[float, float]] = []
     for row in rows:
-        if bands:
+        if bands and not _ruled_between(bands[-1][-1], row, rules):
             merged = [ln for r in bands[-1] for ln in r] + row
             candidate = gutters(merged, min_gap)
             if band_gutters:
@@ -105,6 +121,12 @@ def split_bands(rows: list[list[Line]], min_gap: float) -> list[list[list[Line]]
     return bands
 
 
+def _ruled_between(above: list[Line], below: list[Line], rules: tuple[BBox, ...]) -> bool:
+    top = max(ln.bbox.y1 for ln in above)
+    bottom = min(ln.bbox.y0 for ln in below)
+    return any(top - 2 <= (r.y0 + r.y1) / 2 <= bottom + 2 for r in rules)
+
+
 def _columns(lines: list[Line], gaps: list[tuple[float, float]]) -> list[list[Line]]:
     edges = [(g[0] + g[1]) / 2 for g in gaps]
     columns: list[list[Line]] = [[] for _ in range(len(edges) + 1)]
@@ -114,13 +136,26 @@ def _columns(lines: list[Line], gaps: list[tuple[float, float]]) -> list[list[Li
     return [col for col in columns if col]
 
 
+def _words_per_line(text: str) -> float:
+    """Words in a line of text: space-separated tokens, or for CJK (no spaces) about two characters a
+    word. A code, a number or a DNA sequence is one word however long it is."""
+    cjk = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
+    return max(len(text.split()), cjk / 2)
+
+
 def _column_stats(col: list[Line]) -> tuple[float, bool, float]:
-    """(width, filled by its lines, median characters per line) of one column."""
+    """(width, filled by prose lines, median characters per prose line) of one column.
+
+    Prose is what running text is made of, several words a line; lines of one long token (codes,
+    sequences, numbers) have the length of prose but are a table's cells, and count as no characters.
+    """
     x0 = min(ln.bbox.x0 for ln in col)
     x1 = max(ln.bbox.x1 for ln in col)
     width = x1 - x0
-    filled = len(col) < 2 or statistics.median(ln.bbox.width for ln in col) >= 0.55 * width
-    return width, filled, statistics.median(len(ln.text) for ln in col)
+    prose = statistics.median(_words_per_line(ln.text) for ln in col) >= _PROSE_WORDS
+    filled = prose and (len(col) < 2 or statistics.median(ln.bbox.width for ln in col) >= 0.55 * width)
+    chars = statistics.median(len(ln.text) for ln in col) if prose else 0.0
+    return width, filled, chars
 
 
 def _looks_like_text_columns(columns: list[list[Line]], rows: list[list[Line]], page_width: float) -> bool:
@@ -153,24 +188,69 @@ def _looks_like_text_columns(columns: list[list[Line]], rows: list[list[Line]], 
     return shared < 0.5 * len(rows)
 
 
-def order_lines(lines: list[Line], page_width: float) -> list[Section]:
+def order_lines(lines: list[Line], page_width: float, separators: Separators | None = None) -> list[Section]:
     """The page's lines as sections in reading order."""
+    if not lines:
+        return []
+    rules: tuple[BBox, ...] = ()
+    insets: list[tuple[BBox, list[Line]]] = []
+    if separators is not None:
+        left = min(ln.bbox.x0 for ln in lines)
+        right = max(ln.bbox.x1 for ln in lines)
+        width = right - left
+        rules = tuple(r for r in separators.rules if min(r.x1, right) - max(r.x0, left) >= _RULE_SPAN * width)
+        for box in separators.boxes:
+            if box.width > _RULE_SPAN * width:
+                continue
+            inside = [ln for ln in lines if _share_inside(ln.bbox, box) >= _INSIDE]
+            if inside and len(inside) < len(lines):
+                taken = {id(ln) for ln in inside}
+                lines = [ln for ln in lines if id(ln) not in taken]
+                insets.append((box, inside))
+    sections = _order(lines, page_width, rules)
+    for box, inside in insets:
+        _insert_after_column(sections, box, _order(inside, page_width, ()))
+    return sections
+
+
+def _order(lines: list[Line], page_width: float, rules: tuple[BBox, ...]) -> list[Section]:
     if not lines:
         return []
     height = median_height(lines)
     min_gap = max(0.75 * height, 0.01 * page_width)
     sections: list[Section] = []
-    for band in split_bands(group_rows(lines), min_gap):
+    for band in split_bands(group_rows(lines), min_gap, rules):
         band_lines = [ln for row in band for ln in row]
         gaps = gutters(band_lines, min_gap) if len(band) > 1 else []
         columns = _columns(band_lines, gaps) if gaps else []
         if columns and _looks_like_text_columns(columns, band, page_width):
             for col in columns:
                 # A column may itself hold columns (a sidebar inside a column): order it again.
-                inner = order_lines(col, page_width) if len(col) > 1 else [Section(col, rows=[col])]
+                inner = _order(col, page_width, ()) if len(col) > 1 else [Section(col, rows=[col])]
                 for section in inner:
                     section.columnar = True
                 sections.extend(inner)
         else:
             sections.append(Section(band_lines, rows=band))
     return sections
+
+
+def _insert_after_column(sections: list[Section], box: BBox, inset: list[Section]) -> None:
+    """Put an inset's sections after the last section beside it (same column, overlapping rows): the
+    text around the box may run on from above it to below it, so the box is read once that text ends."""
+    centre = (box.x0 + box.x1) / 2
+    position = len(sections)
+    for k, section in enumerate(sections):
+        x0 = min(ln.bbox.x0 for ln in section.lines)
+        x1 = max(ln.bbox.x1 for ln in section.lines)
+        y0 = min(ln.bbox.y0 for ln in section.lines)
+        y1 = max(ln.bbox.y1 for ln in section.lines)
+        if x0 <= centre <= x1 and y0 < box.y1 and y1 > box.y0:
+            position = k + 1
+    sections[position:position] = inset
+
+
+def _share_inside(inner: BBox, outer: BBox) -> float:
+    w = min(inner.x1, outer.x1) - max(inner.x0, outer.x0)
+    h = min(inner.y1, outer.y1) - max(inner.y0, outer.y0)
+    return 0.0 if w <= 0 or h <= 0 else w * h / max(inner.area, 1e-6)

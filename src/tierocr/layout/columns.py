@@ -1,0 +1,179 @@
+"""Regions that span a column gutter are split into their columns before anything is read.
+
+A detector trained on one kind of page draws one box over two or four narrow columns of another kind, or
+calls a page of prose columns a table. Read as one region, its rows would run across the gutter and join
+sentences of neighbouring columns; read as a table, every line would become a cell. The lines a region
+owns say what it holds: where they form columns of running text (the same test full-page mode uses), the
+region becomes one text region per column, so ordering and recognition see the page as a reader does.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import replace
+
+from tierocr.document import BBox
+from tierocr.layout.blocks import FOOTNOTE_BAND, FOOTNOTE_MARK, FOOTNOTE_SIZE
+from tierocr.layout.detector import Region
+from tierocr.layout.reading_order import Line, group_rows, order_lines
+from tierocr.layout.region_geometry import region_segments
+from tierocr.layout.tasks import Task, TaskMap
+
+#: Tasks whose regions are split when their lines are columns of text.
+_SPLIT_TASKS = frozenset({Task.TEXT, Task.TABLE, Task.SKIP})
+#: Fewer lines than this cannot show columns.
+_MIN_LINES = 4
+#: Median characters per row of a column of prose (a table's cells are shorter, or several per row).
+_PROSE_CHARS = 25
+
+
+def split_spanning_regions(
+    regions: Sequence[Region],
+    lines: Sequence[Line],
+    owners: Sequence[int | None],
+    tasks: TaskMap,
+    page_width: float,
+) -> list[Region]:
+    """The regions with each gutter-spanning one replaced by its column pieces (label ``text``), and a
+    table or figure that holds nothing but one column of prose relabelled ``text``.
+
+    ``owners`` gives each line's region index (see :func:`~tierocr.layout.region_geometry.assign_owners`).
+    A piece is the box of one section of the region's lines as full-page reading order finds it; a region
+    whose lines are not read column by column is kept whole.
+    """
+    owned: dict[int, list[Line]] = {}
+    for line, owner in zip(lines, owners, strict=True):
+        if owner is not None:
+            owned.setdefault(owner, []).append(line)
+    out: list[Region] = []
+    for k, region in enumerate(regions):
+        members = owned.get(k, [])
+        task = tasks.task_for(region.label)
+        if task not in _SPLIT_TASKS or len(members) < _MIN_LINES:
+            out.append(region)
+            continue
+        pieces = column_pieces(members, page_width, prose_only=task is not Task.TEXT)
+        if len(pieces) >= 2:
+            out.extend(replace(region, label="text", bbox=piece) for piece in pieces)
+        elif task is not Task.TEXT and _prose_column(members, strict=task is Task.SKIP):
+            out.append(replace(region, label="text"))
+        else:
+            out.append(region)
+    return out
+
+
+def _prose_column(lines: Sequence[Line], *, strict: bool) -> bool:
+    """One column of text: every row a single segment, which no table is (a table has two columns or
+    more); for a figure (``strict``) the rows must also be sentence-long, since a chart's labels are not."""
+    rows = group_rows(region_segments([Line(text=ln.text, bbox=ln.bbox) for ln in lines]))
+    if len(rows) < _MIN_LINES or any(len(row) > 1 for row in rows):
+        return False
+    return not strict or statistics.median(len(row[0].text) for row in rows) >= _PROSE_CHARS
+
+
+def column_pieces(lines: Sequence[Line], page_width: float, *, prose_only: bool = False) -> list[BBox]:
+    """Boxes of the sections a region's lines split into when some of them are read column by column;
+    empty when none is (a single column, a table, a form read row by row). With ``prose_only`` (a table
+    or a figure), every column must also be sentence-long lines: a grid of short cells stays whole."""
+    segments = region_segments([Line(text=ln.text, bbox=ln.bbox) for ln in lines])
+    sections = order_lines(segments, page_width)
+    columnar = [section for section in sections if section.columnar]
+    if not columnar:
+        return []
+    if prose_only and statistics.median(len(ln.text) for s in columnar for ln in s.lines) < _PROSE_CHARS - 5:
+        return []
+    boxes: list[BBox] = []
+    for section in sections:
+        box = section.lines[0].bbox
+        for line in section.lines[1:]:
+            box = box.union(line.bbox)
+        boxes.append(box)
+    return boxes
+
+
+def tidy_text_regions(
+    regions: Sequence[Region], lines: Sequence[Line], owners: Sequence[int | None], tasks: TaskMap
+) -> list[Region]:
+    """Text regions that overlap another region shrunk to the lines they own, and those of one label
+    that then still overlap merged.
+
+    Overlapping detections (a box over one column inside a box over three) split a column's lines between
+    them; read one after the other they would interleave the column. Shrunk to their own lines, regions in
+    different columns no longer touch, and what still overlaps is one block of text.
+    """
+    owned: dict[int, BBox] = {}
+    for line, owner in zip(lines, owners, strict=True):
+        if owner is not None:
+            owned[owner] = owned[owner].union(line.bbox) if owner in owned else line.bbox
+    out: list[Region] = []
+    for k, region in enumerate(regions):
+        overlapped = any(j != k and _overlap(other.bbox, region.bbox) for j, other in enumerate(regions))
+        if overlapped and tasks.task_for(region.label) is Task.TEXT and k in owned:
+            region = replace(region, bbox=owned[k])
+        for j, other in enumerate(out):
+            if (
+                other.label == region.label
+                and tasks.task_for(region.label) is Task.TEXT
+                and _overlap(other.bbox, region.bbox)
+            ):
+                out[j] = replace(
+                    other, bbox=other.bbox.union(region.bbox), score=max(other.score, region.score)
+                )
+                break
+        else:
+            out.append(region)
+    if len(out) == len(regions):
+        return out
+    return tidy_text_regions(out, [], [], tasks)  # a merge may make a box reach another
+
+
+def _overlap(a: BBox, b: BBox) -> bool:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w > 0.3 * min(a.width, b.width) and h > 0
+
+
+def footnote_regions(
+    regions: Sequence[Region],
+    owners: Sequence[int | None],
+    lines: Sequence[Line],
+    tasks: TaskMap,
+    page_height: float,
+) -> list[Region]:
+    """Text regions that are footnotes relabelled ``footnote`` (read after the running text).
+
+    A detector without a footnote class calls them text; their type says otherwise: smaller than the
+    body, at the foot of their column, first line opening with a note mark.
+    """
+    heights = sorted(ln.bbox.height for ln in lines)
+    if not heights:
+        return list(regions)
+    body = heights[len(heights) // 2]
+    owned: dict[int, list[Line]] = {}
+    for line, owner in zip(lines, owners, strict=True):
+        if owner is not None:
+            owned.setdefault(owner, []).append(line)
+    out = list(regions)
+    for k, region in enumerate(regions):
+        members = sorted(owned.get(k, []), key=lambda ln: (ln.bbox.y0, ln.bbox.x0))
+        if (
+            tasks.task_for(region.label) is not Task.TEXT
+            or region.label in ("title", "doc_title")
+            or not members
+        ):
+            continue
+        if (
+            region.bbox.y0 >= FOOTNOTE_BAND * page_height
+            and statistics.median(ln.bbox.height for ln in members) <= FOOTNOTE_SIZE * body
+            and FOOTNOTE_MARK.match(members[0].text)
+            and not any(
+                j != k
+                and tasks.task_for(other.label) in (Task.TEXT, Task.TABLE, Task.FORMULA, Task.SKIP)
+                and other.bbox.y0 >= region.bbox.y1 - 1
+                and min(other.bbox.x1, region.bbox.x1) - max(other.bbox.x0, region.bbox.x0) > 0
+                for j, other in enumerate(regions)
+            )
+        ):
+            out[k] = replace(region, label="footnote")
+    return out
