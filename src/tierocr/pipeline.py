@@ -34,6 +34,7 @@ from tierocr.inputs.textlayer import is_usable
 from tierocr.layout.blocks import lines_to_blocks
 from tierocr.layout.reading_order import Line
 from tierocr.layout.separators import find_separators
+from tierocr.quality import PageJudge
 
 if TYPE_CHECKING:
     from tierocr.layout.parser import LayoutParser
@@ -106,6 +107,7 @@ class Pipeline:
         self._layout: LayoutParser | None = None
         self._layout_tried = False
         self._escalator: Escalator | None = None
+        self._judge: PageJudge | None = None
 
     @property
     def engine(self) -> OcrEngine:
@@ -122,6 +124,13 @@ class Pipeline:
 
             self._layout = try_create_layout_parser(self.settings, self.engine)
         return self._layout
+
+    @property
+    def judge(self) -> PageJudge:
+        """The quality gate; it keeps its model and second engine loaded across pages."""
+        if self._judge is None:
+            self._judge = PageJudge(self.settings)
+        return self._judge
 
     @property
     def escalating(self) -> bool:
@@ -160,7 +169,7 @@ class Pipeline:
         started = time.perf_counter()
         image = self._read_image(page, image.convert("RGB"))
         page.timings["total"] = round(time.perf_counter() - started, 4)
-        return self.escalate([(gate_page(page, image, self.settings), image)])[0]
+        return self.escalate([(gate_page(page, image, self.settings, self.judge), image)])[0]
 
     def classical_page(
         self, page_input: PageInput, source_path: Path | None = None
@@ -209,7 +218,7 @@ class Pipeline:
             return page, image
         if image is None and self.settings.vlm.escalate == "always" and self.escalating:
             image = page_input.image
-        return gate_page(page, image, self.settings), image
+        return gate_page(page, image, self.settings, self.judge), image
 
     def escalate(self, items: list[tuple[Page, Image.Image | None]]) -> list[Page]:
         """Pages whose gate verdict (or ``vlm.escalate``) calls for it, re-read by the VLM together."""
