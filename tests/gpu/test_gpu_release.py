@@ -367,3 +367,22 @@ def test_gpu_status_shows_the_last_release_with_the_process_holding_memory(
     assert "sleep level 1, checked in /is_sleeping" in table.output
     assert "did NOT come back (margin 512 MiB)" in table.output
     assert f"still holding memory: pid {VLLM_ENGINE_PID} (VLLM::EngineCore, 2000 MiB)" in table.output
+
+
+def test_api_vlm_task_is_a_leased_batch_of_one(tmp_path: Path, no_nvml: None) -> None:
+    from tierocr.server.vlm import ClientVlmTasks
+
+    log = CallLog()
+    with FakeOllama(log, unload_lag=0) as ollama:
+        settings = make_settings(tmp_path, ollama.url, backend="ollama")
+        tasks = ClientVlmTasks(settings)
+        tasks.lease = RecordingLease(log, settings.gpu)
+        text = tasks.recognize(pages(1)[0][1], "table")
+    assert "Total due" in text
+    assert log.calls == [
+        "lease acquired",
+        CHAT,
+        "POST /api/generate keep_alive=0",
+        "GET /api/ps -> (none)",
+        "lease released",
+    ]
