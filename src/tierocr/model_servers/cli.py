@@ -140,6 +140,12 @@ def launch_vllm(
     """Start `vllm serve MODEL`; arguments after `--` go to vLLM unchanged."""
     from tierocr.model_servers.specs import vllm_spec
 
+    if sleep_mode and host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(
+            f"warning: VLLM_SERVER_DEV_MODE=1 also opens vLLM's development endpoints (/collective_rpc runs "
+            f"engine methods) without --api-key on {host}; keep it on loopback or block them in a proxy",
+            err=True,
+        )
     spec = vllm_spec(model, host, port, fraction, max_num_seqs, sleep_mode, program, list(ctx.args))
     _launch(spec, name, timeout, config)
 
