@@ -35,6 +35,11 @@ from tierocr.vlm_server.cli import vlm_serve  # noqa: E402
 
 app.command("vlm-serve")(vlm_serve)
 
+from tierocr.model_servers.cli import launch_app, stop_command  # noqa: E402
+
+app.add_typer(launch_app, name="launch")
+app.command("stop")(stop_command)
+
 from tierocr.evaluation.cli import eval_command  # noqa: E402
 
 app.command("eval")(eval_command)

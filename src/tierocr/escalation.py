@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from tierocr.config import Settings
 from tierocr.document import BBox, Block, BlockKind, Page, PageError, Provenance, Tier
 from tierocr.engines.vlm import CircuitBreaker, VlmClient, VlmError
+from tierocr.engines.vlm_backends import BackendMemo, backend_control
 from tierocr.engines.vlm_normalize import answer_to_blocks
 from tierocr.engines.vlm_profiles import Task
 from tierocr.gpu.lease import Lease, LeaseError
+from tierocr.gpu.release import leased_batch
 from tierocr.quality import PAGE_SIGNALS, PageJudge, assess_page, failing_regions
 
 if TYPE_CHECKING:
@@ -287,11 +289,14 @@ async def escalate_pages_async(
     breaker: CircuitBreaker | None = None,
     client: VlmClient | None = None,
     lease: Lease | None = None,
+    backends: BackendMemo | None = None,
 ) -> list[Page]:
     """All pages of a batch, in order, escalated where their plan says so, concurrently.
 
     With ``lease`` the batch holds the GPU lease while its requests are in flight, so OCR-VL work on a
-    card shared with an LLM never runs beside it; a lease that cannot be had keeps the classical pages.
+    card shared with an LLM never runs beside it, and the server lets the model go (unload, sleep) before
+    the lease is given back (`tierocr.gpu.release`); a lease that cannot be had, or a server that cannot
+    be woken, keeps the classical pages. ``backends`` remembers detected server kinds across batches.
     """
     plans = [plan_escalation(page, settings) for page, _ in items]
     if all(p.mode == "none" for p in plans):
@@ -313,9 +318,12 @@ async def escalate_pages_async(
             results = await asyncio.gather(*jobs, return_exceptions=True)
         else:
             try:
-                async with lease.acquire():
+                control = await backend_control(vlm.http, vlm.settings, memo=backends)
+                async with leased_batch(
+                    lease, control, settings.gpu, url=vlm.settings.url or "", model=vlm.settings.model
+                ):
                     results = await asyncio.gather(*jobs, return_exceptions=True)
-            except LeaseError as exc:
+            except (LeaseError, VlmError) as exc:
                 for job in jobs:
                     job.close()
                 return [
@@ -356,13 +364,18 @@ class Escalator:
         self.settings = settings
         self.breaker = CircuitBreaker(settings.vlm.breaker_threshold, settings.vlm.breaker_cooldown)
         self.lease: Lease | None = None
+        self.backends = BackendMemo()
         if settings.vlm.use_lease:
             from tierocr.gpu import create_lease
 
             self.lease = create_lease(None, settings.gpu)
 
     def escalate_pages(self, items: Sequence[tuple[Page, Image.Image]]) -> list[Page]:
-        return _run_sync(escalate_pages_async(items, self.settings, breaker=self.breaker, lease=self.lease))
+        return _run_sync(
+            escalate_pages_async(
+                items, self.settings, breaker=self.breaker, lease=self.lease, backends=self.backends
+            )
+        )
 
 
 def escalate_pages(

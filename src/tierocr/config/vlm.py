@@ -32,6 +32,26 @@ class VlmSettings(BaseModel):
         description="Hold the GPU lease (section gpu) while escalation requests are in flight: for a VLM "
         "endpoint on a card shared with an LLM.",
     )
+    backend: Literal["auto", "tierocr", "ollama", "vllm", "openai"] = Field(
+        "auto",
+        description="The server behind `url`, for giving the GPU back after each leased batch: tierocr "
+        "(vlm-serve: unload), ollama (unload with keep_alive 0, checked in /api/ps), vllm (sleep mode: "
+        "/sleep and /wake_up, checked in /is_sleeping), openai (cannot release: reported as resident); "
+        "auto: detected from the endpoint.",
+    )
+    sleep_level: int = Field(
+        1,
+        ge=1,
+        le=2,
+        description="vLLM sleep level after a batch: 1 moves the weights to CPU RAM (fast wake), 2 drops "
+        "them (reloaded from disk at the next wake, for hosts short of RAM).",
+    )
+    release_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Longest wait for the server to report the model gone (or awake) before the release "
+        "(or wake) is reported as failed.",
+    )
     timeout: float = Field(
         180.0,
         gt=0,
