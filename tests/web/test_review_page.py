@@ -190,6 +190,7 @@ def test_errors_are_shown_and_jobs_can_be_opened(browser: Any, served: Served, t
     unsupported = page.locator(".document[data-state=failed]", has_text="notes.txt")
     unsupported.wait_for(timeout=PARSE_MS)
     assert "unsupported file type" in unsupported.locator(".error").inner_text()
+    assert unsupported.locator(".retry").is_hidden()  # a refused file is not worth sending again
 
     # a background job: listed with its status, opened once done (escalation off: the OCR read stays)
     page.check("#options input[name=background]")

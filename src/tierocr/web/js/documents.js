@@ -87,7 +87,8 @@ export class DocumentView {
       if (this.section.dataset.state === "running") this.fail("The stream ended before the document was done.");
     } catch (err) {
       this.fail(err.message);
-      this.retry.hidden = false;
+      // worth trying again only when the server was busy, slow or unreachable, not when it refused the file
+      this.retry.hidden = !(err.status === 0 || err.status === 429 || err.status >= 500);
       this.retry.onclick = () => this.stream();
     }
   }
