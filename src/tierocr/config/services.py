@@ -188,6 +188,15 @@ class ServerSettings(BaseModel):
     health_timeout_s: float = Field(2.0, gt=0, description="How long /health waits for the VLM endpoint.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins CORS allows; none by default.")
     log_level: str = Field("info", description="uvicorn's log level.")
+    web_ui: bool = Field(
+        True, description="Serve the review page at / (static files only; its API calls still need the key)."
+    )
+    page_image_max_px: int = Field(
+        1600,
+        ge=256,
+        le=4096,
+        description="Longest side of the page images a stream sends when asked (`page_images`), as JPEG.",
+    )
 
     @field_validator("api_key")
     @classmethod
