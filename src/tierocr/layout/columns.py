@@ -24,6 +24,8 @@ from tierocr.layout.tasks import Task, TaskMap
 _SPLIT_TASKS = frozenset({Task.TEXT, Task.TABLE, Task.SKIP})
 #: Fewer lines than this cannot show columns.
 _MIN_LINES = 4
+#: Share of the smaller box two text regions must have in common to count as overlapping.
+_SHARED = 0.3
 #: Median characters per row of a column of prose (a table's cells are shorter, or several per row).
 _PROSE_CHARS = 25
 
@@ -129,9 +131,11 @@ def tidy_text_regions(
 
 
 def _overlap(a: BBox, b: BBox) -> bool:
+    """The boxes share a good part of the smaller one: two detections of one block, or interleaved ones,
+    not neighbours touching at their edges (which stay apart)."""
     w = min(a.x1, b.x1) - max(a.x0, b.x0)
     h = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return w > 0.3 * min(a.width, b.width) and h > 0
+    return w > 0 and h > 0 and w * h > _SHARED * min(a.area, b.area)
 
 
 def footnote_regions(
