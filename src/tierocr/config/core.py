@@ -51,8 +51,8 @@ class OcrSettings(BaseModel):
 
     engine: str = Field(
         "auto",
-        description="Classical OCR engine name (see `tierocr engines`); auto: RapidOCR for Latin, Chinese and "
-        "Japanese, Tesseract for the scripts RapidOCR cannot read.",
+        description="Classical OCR engine name (see `tierocr engines`); auto: RapidOCR for Latin, Chinese "
+        "and Japanese, Tesseract for the scripts RapidOCR cannot read.",
     )
     languages: list[str] = Field(
         default_factory=lambda: ["en"],

@@ -10,11 +10,15 @@ this engine without knowing:
 2. Otherwise RapidOCR reads the image (the common case, and the only cost there). Its read is kept
    when it is sure: confident, as many characters as its line boxes have room for, and no letters of
    a script it cannot read.
-3. An unsure read is identified: a strip of a few of its line boxes is read once by Tesseract with
-   one model per script; the script most of that text is in decides. Where a script has several
-   languages (Arabic, Persian, Urdu) the strip is read with each and the most confident wins.
+3. An unsure read is identified: a strip of a few of its detected lines is read once by Tesseract
+   with one model per script; the script most of that text is in decides. Arabic and Persian share a
+   script and Tesseract's Arabic model is the more confident on both, so the letters only one of them
+   writes decide (:func:`~tierocr.engines.scripts.pick_language`); Urdu and Ukrainian are read when
+   configured.
 4. A script RapidOCR cannot read is read by Tesseract with that language (plus English, for the
    numbers and Latin words such documents carry); anything else keeps RapidOCR's read.
+5. Tesseract's page layout takes some text blocks for pictures and drops them; every line RapidOCR's
+   detector finds that the page read does not cover is read on its own and added.
 
 Tesseract's OSD script detection was tried for step 3 and dropped: on downscaled pages it called an
 English page Cyrillic, a Korean page Arabic and a Hebrew page Thai; the multi-model read of a few lines
