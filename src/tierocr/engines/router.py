@@ -210,7 +210,9 @@ class ScriptRouter(OcrEngine):
         kept = [ln for ln in lines if (ln.confidence or 0.0) >= floor]
         if read_is_sure(lines, None if crops is None else len(crops)):
             return kept, "rapidocr"
-        lang = self.identify(crops or [])
+        if crops is None:  # a RapidOCR release that hides its steps: detect the lines once more
+            crops = [np.asarray(image.crop((b.x0, b.y0, b.x1, b.y1))) for b in self._rapid.detect(image)]
+        lang = self.identify(crops)
         if lang is None:
             return kept, "rapidocr"
         langs = lang if lang == "eng" else f"{lang}+eng"
