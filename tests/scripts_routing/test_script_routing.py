@@ -130,3 +130,15 @@ def test_language_table_and_arabic_or_persian() -> None:
     both = ["fas", "ara"]
     assert pick_language(Script.ARABIC, "می‌خواند و گذرد", both) == "fas"
     assert pick_language(Script.ARABIC, "الخدمة المستندات بسهولة إلى", both) == "ara"
+
+
+def test_routes_without_rapidocr_internals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A RapidOCR release that hides its steps: the lines are detected again for identification."""
+    router = ScriptRouter(OcrSettings())
+    monkeypatch.setattr(
+        router._rapid, "read_with_crops", lambda image: (router._rapid.recognize(image), None)
+    )
+    image, truth = script_page("ru")
+    lines, route = router.read(image)
+    assert route == "tesseract:rus+eng"
+    assert _cer(truth, lines) <= 0.05
