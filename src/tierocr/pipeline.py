@@ -102,7 +102,9 @@ class Pipeline:
         self.settings = settings
         self._engine = engine
         self._orientation = (
-            OrientationFixer(settings.ocr.rotation_min_confidence) if settings.ocr.fix_rotation else None
+            OrientationFixer(settings.ocr.rotation_min_confidence, settings.ocr.threads)
+            if settings.ocr.fix_rotation
+            else None
         )
         self._layout: LayoutParser | None = None
         self._layout_tried = False
