@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import io
 
-import pypdfium2 as pdfium
 from PIL import Image
 
+from tierocr.inputs import pdfium_lock
 from tierocr.samples.synthetic import PARAGRAPHS, image_pdf, render_page, scan_of, text_pdf
 
 #: How a turned page is stored: pixels of an image file, pixels of an image-only PDF, an upright image
@@ -29,15 +29,18 @@ def turned_scan_page(dpi: int = 150) -> Image.Image:
 
 def with_rotate(pdf: bytes, rotation: int) -> bytes:
     """The PDF with every page's /Rotate entry set to ``rotation`` (clockwise degrees)."""
-    document = pdfium.PdfDocument(pdf)
+    document = pdfium_lock.open_pdf(pdf, None)
     try:
-        for index in range(len(document)):
-            document[index].set_rotation(rotation % 360)
-        out = io.BytesIO()
-        document.save(out)
+        with pdfium_lock.pdfium_locked():
+            for index in range(len(document)):
+                page = document[index]
+                page.set_rotation(rotation % 360)
+                page.close()
+            out = io.BytesIO()
+            document.save(out)
         return out.getvalue()
     finally:
-        document.close()
+        pdfium_lock.close(document)
 
 
 def turn(image: Image.Image, clockwise: int) -> Image.Image:
