@@ -22,11 +22,13 @@ from pydantic_settings import (
 )
 
 from tierocr.config.core import EvalSettings, InputSettings, OcrSettings, RenderSettings, TextLayerSettings
+from tierocr.config.deploy import DeploySettings
 from tierocr.config.layout import LayoutSettings
 from tierocr.config.services import GpuSettings, ServerSettings, VlmServerSettings
 from tierocr.config.vlm import GateSettings, VlmSettings
 
 __all__ = [
+    "DeploySettings",
     "EvalSettings",
     "GateSettings",
     "GpuSettings",
@@ -64,6 +66,7 @@ class Settings(BaseSettings):
     eval: EvalSettings = Field(default_factory=EvalSettings)
     vlm_server: VlmServerSettings = Field(default_factory=VlmServerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
     data_dir: Path = Field(Path.home() / ".local" / "share" / "tierocr", description="Jobs, caches, results.")
 
     @classmethod
