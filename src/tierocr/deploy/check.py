@@ -116,12 +116,25 @@ def short_pdf(pages: int = 2) -> bytes:
 class Checker:
     """Runs the steps against one base URL with one pooled client."""
 
-    def __init__(self, url: str, *, api_key: str | None, timeout_s: float, concurrency: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None,
+        timeout_s: float,
+        concurrency: int,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         limits = httpx.Limits(max_connections=concurrency + 2)
         self.url = url.rstrip("/")
         self.client = httpx.Client(
-            base_url=self.url, headers=headers, timeout=timeout_s, limits=limits, trust_env=False
+            base_url=self.url,
+            headers=headers,
+            timeout=timeout_s,
+            limits=limits,
+            trust_env=False,
+            transport=transport,
         )
         self.concurrency = concurrency
         self.vlm_configured: bool | None = None
@@ -265,8 +278,15 @@ def _judge(task: str, body: dict[str, Any]) -> tuple[bool, str]:
     return bool(latex.strip()), f"tier {body.get('tier')}, LaTeX {latex[:40]!r}"
 
 
-def run_check(url: str, *, api_key: str | None, timeout_s: float, concurrency: int) -> Report:
-    checker = Checker(url, api_key=api_key, timeout_s=timeout_s, concurrency=concurrency)
+def run_check(
+    url: str,
+    *,
+    api_key: str | None,
+    timeout_s: float,
+    concurrency: int,
+    transport: httpx.BaseTransport | None = None,
+) -> Report:
+    checker = Checker(url, api_key=api_key, timeout_s=timeout_s, concurrency=concurrency, transport=transport)
     try:
         return checker.run()
     finally:

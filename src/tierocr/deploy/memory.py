@@ -6,6 +6,7 @@ against every preset: a refusal must say exactly which subtraction went negative
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from tierocr.deploy.presets import GpuPreset, ModelSpec, VlmBackend
@@ -122,7 +123,7 @@ class CardMemory:
                 budget,
             )
         if budget > self.free_mib:
-            largest = self.free_mib / self.total_mib
+            largest = math.floor(100 * self.free_mib / self.total_mib) / 100  # rounded down: it must fit
             hint = f"; the largest utilization that fits is {largest:.2f}, " + (
                 "enough" if largest * self.total_mib >= need else f"below the need of {gib(need)}"
             )

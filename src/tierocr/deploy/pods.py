@@ -226,7 +226,7 @@ class Retrier:
             left = deadline - self.clock()
             if left <= 0:
                 raise PodTimeoutError(
-                    f"pod {pod_id} did not report RUNNING within {timeout:.0f} s ({last}); it still exists "
+                    f"pod {pod_id} did not report RUNNING within {timeout:g} s ({last}); it still exists "
                     f"and may be billed: `tierocr deploy pod status {pod_id}`, then `stop` or `terminate`"
                 )
             self.sleep(min(delay, left))

@@ -116,3 +116,22 @@ def local_files(plan: Plan, settings: Settings) -> list[RenderedFile]:
         files.append(RenderedFile(ENV_DIR / f"{process.name}.env", render_env(process.env), 0o640))
         files.append(RenderedFile(UNIT_DIR / unit_file_name(process), render_unit(process, settings)))
     return files
+
+
+REFERENCE_PLANS = ((("P100", "RTX3080"), "auto"), (("A40",), "auto"))
+
+
+def reference_units(settings: Settings) -> dict[str, str]:
+    """The units kept in deploy/systemd/: the P100 + RTX 3080 box, and the vLLM unit of a dedicated A40.
+
+    They are documentation of what `deploy up` installs; a test renders them again so they cannot drift.
+    """
+    from tierocr.deploy.plan import make_plan
+
+    units: dict[str, str] = {}
+    for gpus, backend in REFERENCE_PLANS:
+        plan = make_plan(settings, list(gpus), target="local", backend=backend)
+        for file in local_files(plan, settings):
+            if file.path.parent == UNIT_DIR:
+                units.setdefault(file.path.name, file.text)
+    return units
