@@ -5,8 +5,8 @@ BIN    := $(VENV)/bin
 OUT    ?= demo-output
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: Tesseract and its English, Simplified Chinese and German data; redis-server
-# for the GPU lease tests.
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu redis-server
+# for the GPU lease tests; nginx to check deploy/nginx with `nginx -t`.
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu redis-server nginx
 
 .PHONY: demo test install install-dev system-deps lint bench eval clean bench-api
 

@@ -152,3 +152,13 @@ def test_cli_prints_the_plan_and_refuses_with_exit_2() -> None:
     assert refused.exit_code == 2 and "plan refused" in refused.output
     unknown = runner.invoke(app, ["deploy", "plan", "--gpu", "V100"])
     assert unknown.exit_code == 2 and "unknown GPU preset 'V100'" in unknown.output
+
+
+def test_docs_show_the_serverless_env_the_plans_give(settings: Settings) -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
+    for gpu in ("A40", "A100", "H100"):
+        plan = make_plan(settings, [gpu], target="serverless")
+        block = "\n".join(f"{k}={v}" for k, v in plan.extra["serverless"]["env"].items())
+        assert block in docs, f"docs/deploy.md: the {gpu} serverless env is out of date"
