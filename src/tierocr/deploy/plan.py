@@ -212,7 +212,14 @@ def _place(
     good = [(i, f) for i, f in wanted if f.ok and f.backend != "none"]
     if not good:
         reasons = [f.reason for _, f in wanted if not f.ok]
-        reasons.append("use --vlm-backend none for a classical-only plan, or free memory on the card")
+        text = " ".join(reasons)
+        if "compute capability" in text or "no GPU" in text:
+            reasons.append("use --vlm-backend vlm-serve (or none for classical only) on this card")
+        if "free" in text or "below its need" in text:
+            reasons.append(
+                "make room (a smaller LLM: --shared-llm-gb; gpu.headroom_mb), adjust the preset's "
+                "gpu_memory_utilization, or plan classical only: --vlm-backend none"
+            )
         raise PlanRefusedError(reasons)
     return max(
         good, key=lambda item: (_RANK[item[1].backend], not cards[item[0]].shared, cards[item[0]].free_mib)

@@ -221,7 +221,8 @@ def _local(plan: Plan, settings: Settings) -> None:
     if plan.backend == "vlm-serve":
         index = plan.pins.torch_cuda_index if gpu_env else "https://download.pytorch.org/whl/cpu"
         plan.commands.append(f"{bin_dir}/pip install --index-url {index} torch torchvision")
-    extras = "server,gpu,vlm" if plan.backend == "vlm-serve" else "server,gpu"
+    extras = "server,gpu" if gpu_env or plan.backend == "vllm" else "server"
+    extras += ",vlm" if plan.backend == "vlm-serve" else ""
     plan.commands.append(f"{bin_dir}/pip install 'tierocr[{extras}]'")
     if plan.backend == "vllm":
         plan.commands.append(_vllm_install(plan, str(PurePosixPath(d.install_dir) / "vllm")))
