@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +14,7 @@ from tierocr.deploy.presets import PresetsFile, load_presets
 
 @pytest.fixture
 def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for key in list(__import__("os").environ):
+    for key in list(os.environ):
         if key.startswith("TIEROCR_"):
             monkeypatch.delenv(key)
     return Settings()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,9 +80,10 @@ def test_an_unreachable_server_fails_at_health() -> None:
 
 
 @pytest.mark.slow
-def test_check_against_a_real_server_with_a_vlm(tmp_path: Path) -> None:
+def test_check_against_a_real_server_with_a_vlm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real app under uvicorn (as `tierocr serve` runs it) with RapidOCR, and a fake VLM endpoint."""
-    sys.path[:0] = [str(HERE.parent / "server"), str(HERE.parent / "escalation")]
+    monkeypatch.syspath_prepend(str(HERE.parent / "server"))
+    monkeypatch.syspath_prepend(str(HERE.parent / "escalation"))
     from fake_vlm import FakeVlm
     from server_helpers import LiveServer
 
