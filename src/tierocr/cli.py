@@ -48,6 +48,10 @@ from tierocr.server.cli import serve  # noqa: E402
 
 app.command("serve")(serve)
 
+from tierocr.deploy.cli import deploy_app  # noqa: E402
+
+app.add_typer(deploy_app, name="deploy")
+
 
 def main() -> None:
     app()

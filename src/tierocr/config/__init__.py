@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from tierocr.config.core import EvalSettings, InputSettings, OcrSettings, RenderSettings, TextLayerSettings
+from tierocr.config.deploy import DeploySettings
 from tierocr.config.layout import LayoutSettings
 from tierocr.config.services import GpuSettings, ServerSettings, VlmServerSettings
 from tierocr.config.strict import check_environment, one_line, read_yaml
@@ -30,6 +31,7 @@ from tierocr.errors import ConfigError
 
 __all__ = [
     "ConfigError",
+    "DeploySettings",
     "EvalSettings",
     "GateSettings",
     "GpuSettings",
@@ -67,6 +69,7 @@ class Settings(BaseSettings):
     eval: EvalSettings = Field(default_factory=EvalSettings)
     vlm_server: VlmServerSettings = Field(default_factory=VlmServerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
     data_dir: Path = Field(Path.home() / ".local" / "share" / "tierocr", description="Jobs, caches, results.")
 
     @classmethod
