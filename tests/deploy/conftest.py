@@ -27,9 +27,9 @@ def presets(settings: Settings) -> PresetsFile:
 
 @pytest.fixture
 def runpod_api(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[FakeRunPod]:
-    """The fake provider, with the SDK pointed at it, fast retries and a short readiness deadline."""
+    """The fake provider, with the client pointed at it, fast retries and a short readiness deadline."""
     with FakeRunPod() as fake:
-        monkeypatch.setenv("RUNPOD_API_BASE_URL", fake.url)
+        monkeypatch.setenv("TIEROCR_DEPLOY_CLOUD_API_URL", fake.url + "/graphql")
         monkeypatch.setenv("RUNPOD_API_KEY", "rp-test-secret")
         monkeypatch.setenv("TIEROCR_SERVER_API_KEY", "pod-api-secret")
         monkeypatch.setenv("TIEROCR_DEPLOY_API_BACKOFF_S", "0.01")

@@ -1,8 +1,10 @@
-"""A fake RunPod GraphQL API on 127.0.0.1, enough for the SDK calls `tierocr deploy pod` makes.
+"""A fake RunPod GraphQL API on 127.0.0.1, enough for the calls `tierocr deploy pod` makes.
 
-It answers by the operation named in the query (gpuTypes, podFindAndDeployOnDemand, pod, podResume,
-podStop, podTerminate), the way RunPod's API does, and records every request. Faults are scripted:
-GPU types that are sold out, a number of 5xx answers before the next success, pods that never start.
+It answers by the operation named in the query (gpuTypes, podFindAndDeployOnDemand, pod, myself { pods },
+podResume, podStop, podTerminate), the way RunPod's API does, and records every request. String arguments
+are read as GraphQL string literals (escapes included). Faults are scripted: GPU types that are sold out,
+a number of 5xx answers before the next success, a create whose answer is lost after the pod was made,
+pods that never start, a key that is refused.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class FakeRunPod:
         self.sold_out: set[str] = set()
         self.fail_next = 0  # 5xx answers (HTML bodies, as a proxy gives) before the next real one
         self.never_running = False
+        self.lose_create_answers = 0  # creates that rent the pod but answer 504, as a timed-out gateway does
+        self.refuse_key = False
         self.polls_until_running = 2
         self.requests: list[dict[str, Any]] = []
         self.pods: dict[str, dict[str, Any]] = {}
@@ -48,11 +52,18 @@ class FakeRunPod:
                     fake.requests.append(
                         {"path": self.path, "auth": self.headers.get("Authorization"), "query": query}
                     )
+                    if fake.refuse_key:
+                        self._send(401, b'{"error": "unauthorized"}', "application/json")
+                        return
                     if fake.fail_next:
                         fake.fail_next -= 1
                         self._send(503, b"<html>503 Service Temporarily Unavailable</html>", "text/html")
                         return
                     answer = fake.answer(query)
+                    if "podFindAndDeployOnDemand" in query and "data" in answer and fake.lose_create_answers:
+                        fake.lose_create_answers -= 1
+                        self._send(504, b"<html>504 Gateway Time-out</html>", "text/html")
+                        return
                 self._send(200, json.dumps(answer).encode(), "application/json")
 
             def _send(self, status: int, data: bytes, ctype: str) -> None:
@@ -79,8 +90,8 @@ class FakeRunPod:
 
     def answer(self, query: str) -> dict[str, Any]:
         def arg(name: str) -> str | None:
-            m = re.search(name + r':\s*"([^"]*)"', query)
-            return m.group(1) if m else None
+            m = re.search(name + r':\s*("(?:[^"\\]|\\.)*")', query)
+            return json.loads(m.group(1)) if m else None
 
         if "gpuTypes" in query:
             gpu = arg("id")
@@ -109,7 +120,11 @@ class FakeRunPod:
             if gpu in self.sold_out:
                 return {"errors": [{"message": SOLD_OUT}]}
             pod_id = f"pod{len(self.pods) + 1}"
-            self.pods[pod_id] = {"gpu": gpu, "polls": 0, "status": "RUNNING", "name": arg("name")}
+            env = {
+                json.loads(k): json.loads(v)
+                for k, v in re.findall(r'\{key: ("(?:[^"\\]|\\.)*"), value: ("(?:[^"\\]|\\.)*")\}', query)
+            }
+            self.pods[pod_id] = {"gpu": gpu, "polls": 0, "status": "RUNNING", "name": arg("name"), "env": env}
             return {
                 "data": {
                     "podFindAndDeployOnDemand": {
@@ -131,6 +146,9 @@ class FakeRunPod:
         if "podTerminate" in query:
             self.pods.pop(arg("podId") or "", None)
             return {"data": {"podTerminate": None}}
+        if "myself" in query:
+            pods = [{"id": pod_id, "name": pod["name"]} for pod_id, pod in self.pods.items()]
+            return {"data": {"myself": {"pods": pods}}}
         if "pod(" in query:
             pod_id = arg("podId") or ""
             pod = self.pods.get(pod_id)

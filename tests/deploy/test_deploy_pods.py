@@ -1,4 +1,4 @@
-"""`tierocr deploy pod` through RunPod's real SDK against a fake provider on loopback."""
+"""`tierocr deploy pod` through our RunPod GraphQL client against a fake provider on loopback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typer.testing import CliRunner
 
 from tierocr.cli import app
 
-pytest.importorskip("runpod", reason="the cloud extra (RunPod SDK) is part of the dev install")
 runner = CliRunner()
 
 
@@ -33,6 +32,7 @@ def test_sold_out_gpu_falls_back_to_the_next_preset_with_its_own_flags(runpod_ap
     assert "pod-api-secret" in a100[0]  # the pod's API key goes to the pod...
     assert "pod-api-secret" not in out and "rp-test-secret" not in out  # ...and is never printed
     assert {r["auth"] for r in runpod_api.requests} == {"Bearer rp-test-secret"}
+    assert {r["path"] for r in runpod_api.requests} == {"/graphql"}  # the key never rides in the URL
 
 
 def test_a_5xx_is_retried_and_then_succeeds(runpod_api: FakeRunPod) -> None:
@@ -105,3 +105,67 @@ def test_status_stop_start_terminate(runpod_api: FakeRunPod) -> None:
     assert "pod1" not in runpod_api.pods
     gone = runner.invoke(app, ["deploy", "pod", "status", "pod1"])
     assert gone.exit_code == 1 and "no such pod" in gone.output
+
+
+def test_a_create_whose_answer_is_lost_adopts_the_pod_instead_of_renting_another(
+    runpod_api: FakeRunPod,
+) -> None:
+    runpod_api.lose_create_answers = 1  # RunPod made the pod, the gateway answered 504
+    result = _create()
+    assert result.exit_code == 0, result.output
+    assert "HTTP 504" in result.output and "pod pod1 RUNNING" in result.output
+    assert list(runpod_api.pods) == ["pod1"]
+    assert len(runpod_api.queries("podFindAndDeployOnDemand")) == 1
+    assert len(runpod_api.queries("myself")) == 1
+
+
+def test_quotes_in_values_reach_the_pod_unchanged(
+    runpod_api: FakeRunPod, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = 'pod"key\\ }) { id } mutation { podTerminate(input: {podId: "x"}) }'
+    monkeypatch.setenv("TIEROCR_SERVER_API_KEY", secret)
+    result = _create()
+    assert result.exit_code == 0, result.output
+    # Read back as one GraphQL string literal: an unescaped quote would have ended it early.
+    assert runpod_api.pods["pod1"]["env"]["TIEROCR_SERVER_API_KEY"] == secret
+    assert secret not in result.output
+
+
+def test_a_refused_key_is_a_clear_error_without_retries_or_the_key(
+    runpod_api: FakeRunPod, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runpod_api.refuse_key = True
+    result = runner.invoke(app, ["deploy", "pod", "status", "pod1"])
+    assert result.exit_code == 1
+    assert "RunPod refused the API key (RUNPOD_API_KEY; HTTP 401)" in result.output
+    assert "rp-test-secret" not in result.output and len(runpod_api.requests) == 1
+
+
+def test_an_unreachable_api_is_retried_then_reported(
+    runpod_api: FakeRunPod, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("TIEROCR_DEPLOY_CLOUD_API_URL", f"http://127.0.0.1:{port}/graphql")
+    result = _create()
+    assert result.exit_code == 1
+    assert "cannot reach 127.0.0.1" in result.output and "retry 2/2 of price of NVIDIA A40" in result.output
+    assert "rp-test-secret" not in result.output
+
+
+def test_tierocr_never_imports_the_runpod_sdk_or_paramiko() -> None:
+    """Licence guard: paramiko (LGPL-2.1, pulled by RunPod's SDK) stays out of tierocr's import path."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tierocr.cli, tierocr.deploy.pod_cli, tierocr.deploy.pods, tierocr.deploy.worker, "
+        "tierocr.serverless\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('runpod', 'paramiko')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -60,6 +60,13 @@ class DeploySettings(BaseModel):
         2.0, gt=0, description="First wait between pod status reads; doubles up to pod_poll_max_s."
     )
     pod_poll_max_s: float = Field(30.0, gt=0, description="Longest wait between two pod status reads.")
+    cloud_api_url: str = Field(
+        "https://api.runpod.io/graphql",
+        description="RunPod's GraphQL endpoint for `deploy pod` (the key goes in a header, never here).",
+    )
+    cloud_api_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait for one cloud API answer before it counts as a failed call."
+    )
     api_retries: int = Field(
         4, ge=0, le=20, description="Extra attempts after a cloud API connection error, 5xx or sold-out GPU."
     )

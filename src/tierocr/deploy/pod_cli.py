@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from tierocr.config import Settings
+from tierocr.config import DeploySettings, Settings
 from tierocr.deploy.pods import (
     CloudError,
     InventoryError,
@@ -25,6 +25,7 @@ from tierocr.deploy.pods import (
     Retrier,
     RunPodClient,
     api_key_from_env,
+    create_once,
 )
 
 pod_app = typer.Typer(help="Rent and manage a GPU pod on RunPod for a plan.", no_args_is_help=True)
@@ -77,7 +78,7 @@ def create_pod(
     confirm: Callable[[str], bool],
     echo: Callable[[str], None],
     retrier: Retrier | None = None,
-    client_factory: Callable[[str], RunPodClient] = RunPodClient,
+    client_factory: Callable[[str, DeploySettings], RunPodClient] = RunPodClient,
 ) -> str | None:
     """Rent a pod for ``gpu_key``'s plan, falling back through the preset chain; the pod id, or None."""
     from tierocr.deploy.presets import load_presets
@@ -92,7 +93,7 @@ def create_pod(
         if not plan_only:
             raise
         key = None
-    client = client_factory(key) if key else None
+    client = client_factory(key, settings.deploy) if key else None
     echo(f"GPU types in order: {' -> '.join(chain)} (the next one when a type stays sold out)")
     if client is None:
         echo("(RUNPOD_API_KEY is not set: prices are not looked up)")
@@ -112,7 +113,7 @@ def create_pod(
             if not confirm(f"Rent {gpu_type} at {_price(offer)}?"):
                 raise CloudError("not confirmed; nothing rented")
             try:
-                pod_id = retry(f"create on {gpu_type}", partial(client.create, spec, gpu_type))
+                pod_id = retry(f"create on {gpu_type}", create_once(client, spec, gpu_type))
             except InventoryError as exc:
                 echo(f"  {gpu_type} stays sold out ({exc}); trying the next GPU type")
                 continue
@@ -168,16 +169,17 @@ def create_command(
     _run(go)
 
 
-def _client() -> RunPodClient:
-    return RunPodClient(api_key_from_env())
+def _client(settings: Settings) -> RunPodClient:
+    return RunPodClient(api_key_from_env(), settings.deploy)
 
 
 @pod_app.command("status")
 def status_command(pod_id: Annotated[str, typer.Argument()], config: ConfigOpt = None) -> None:
     """Show a pod's state, GPU, cost per hour and API URL."""
+    settings = _settings(config)
 
     def go() -> None:
-        state = _client().get(pod_id)
+        state = _client(settings).get(pod_id)
         typer.echo(
             f"pod {state.id} ({state.name}): {state.desired_status}, "
             f"{'running' if state.running else 'not running'}, GPU {state.gpu or '?'}, "
@@ -196,7 +198,7 @@ def start_command(
     settings = _settings(config)
 
     def go() -> None:
-        client = _client()
+        client = _client(settings)
         state = client.get(pod_id)
         typer.echo(f"pod {pod_id}: {state.desired_status}; starting bills {_cost(state.cost_per_hr)}")
         if plan:
@@ -218,7 +220,7 @@ def stop_command(
     settings = _settings(config)
 
     def go() -> None:
-        client = _client()
+        client = _client(settings)
         if plan:
             typer.echo(f"--plan: would stop pod {pod_id} ({client.get(pod_id).desired_status})")
             return
@@ -239,7 +241,7 @@ def terminate_command(
     settings = _settings(config)
 
     def go() -> None:
-        client = _client()
+        client = _client(settings)
         if plan:
             typer.echo(f"--plan: would terminate pod {pod_id} and delete its disk")
             return

@@ -1,7 +1,7 @@
-"""Cloud pods through RunPod's official SDK, behind a small client with retries, fallback and a deadline.
+"""Cloud pods on RunPod through its GraphQL API, behind a small client with retries, fallback and a deadline.
 
-The SDK (``runpod``, the ``cloud`` extra) talks GraphQL to ``$RUNPOD_API_BASE_URL`` (default RunPod's
-API), which is also how the tests point it at a fake provider on loopback. Credentials come from
+The calls go to ``deploy.cloud_api_url`` (RunPod's endpoint by default, a fake provider on loopback in the
+tests) through our own httpx client (runpod_graphql: why not the SDK). Credentials come from
 ``RUNPOD_API_KEY`` only: tierocr never reads or writes RunPod's config file and never prints the key.
 RunPod offers no push notification for pod state, so waiting for RUNNING reads the status with a
 doubling interval until a deadline.
@@ -10,30 +10,31 @@ doubling interval until a deadline.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tierocr.config import DeploySettings
-from tierocr.errors import TierOcrError
+from tierocr.deploy.runpod_graphql import (
+    API_KEY_ENV,
+    CloudError,
+    GqlEnum,
+    GraphQLClient,
+    InventoryError,
+    TransientError,
+    operation,
+)
 
 T = TypeVar("T")
-API_KEY_ENV = "RUNPOD_API_KEY"
-_SOLD_OUT = re.compile(r"no longer any instances|no instances (are )?available|not enough .* available", re.I)
-
-
-class CloudError(TierOcrError):
-    """A cloud call failed for good; the message says what to do."""
-
-
-class InventoryError(CloudError):
-    """The GPU type has no free machine right now."""
-
-
-class TransientError(CloudError):
-    """A connection error, a 5xx or a garbled answer: worth another try."""
+_GPU_FIELDS = (
+    "{ id displayName memoryInGb securePrice communityPrice "
+    "lowestPrice(input: {gpuCount: 1}) { uninterruptablePrice } }"
+)
+_POD_FIELDS = (
+    "{ id name desiredStatus costPerHr uptimeSeconds machine { gpuDisplayName } "
+    "runtime { ports { ip isIpPublic privatePort publicPort type } } }"
+)
 
 
 class PodTimeoutError(CloudError):
@@ -86,36 +87,22 @@ def api_key_from_env() -> str:
 
 
 class RunPodClient:
-    """The SDK calls we use, with its failures sorted into inventory, transient and final errors."""
+    """The RunPod operations `deploy pod` needs, as typed results; failures are CloudError subclasses."""
 
-    def __init__(self, api_key: str) -> None:
-        try:
-            import runpod
-        except ImportError as exc:
-            raise CloudError(f"cloud pods need RunPod's SDK: pip install 'tierocr[cloud]' ({exc})") from exc
-        self._sdk = runpod
-        # Set per client from the environment; the SDK would otherwise fall back to ~/.runpod/config.toml.
-        runpod.api_key = api_key
-
-    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        import requests
-        from runpod import error as rp_error
-
-        try:
-            return fn(*args, **kwargs)
-        except rp_error.AuthenticationError as exc:
-            raise CloudError(f"{what}: RunPod refused the API key ({API_KEY_ENV})") from exc
-        except rp_error.QueryError as exc:
-            message = str(exc)
-            if _SOLD_OUT.search(message):
-                raise InventoryError(f"{what}: {message}") from exc
-            raise CloudError(f"{what}: RunPod answered: {message}") from exc
-        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-            # Connection errors, timeouts, and 5xx pages the SDK fails to read as JSON or as data.
-            raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    def __init__(self, api_key: str, settings: DeploySettings) -> None:
+        self._api = GraphQLClient(settings.cloud_api_url, api_key, settings.cloud_api_timeout_s)
 
     def offer(self, gpu_type: str, cloud: str) -> Offer:
-        raw = self._call(f"price of {gpu_type}", self._sdk.get_gpu, gpu_type)
+        what = f"price of {gpu_type}"
+        data = self._api.execute(what, operation("query", "gpuTypes", {"id": gpu_type}, _GPU_FIELDS))
+        found = data.get("gpuTypes")
+        if not isinstance(found, list):
+            raise TransientError(f"{what}: the answer has no gpuTypes list")
+        if not found or not isinstance(found[0], dict):
+            raise CloudError(
+                f"{what}: RunPod knows no GPU type {gpu_type!r}; fix gpu_types in the presets file"
+            )
+        raw = found[0]
         if cloud == "SECURE":
             price = raw.get("securePrice")
         elif cloud == "COMMUNITY":
@@ -126,33 +113,46 @@ class RunPodClient:
             gpu_type=gpu_type,
             display_name=raw.get("displayName") or gpu_type,
             memory_gb=raw.get("memoryInGb"),
-            price_per_hr=float(price) if price is not None else None,
+            price_per_hr=float(price) if isinstance(price, int | float) else None,
             cloud=cloud,
         )
 
     def create(self, spec: PodSpec, gpu_type: str) -> str:
-        raw = self._call(
-            f"create a pod on {gpu_type}",
-            self._sdk.create_pod,
-            spec.name,
-            spec.image,
-            gpu_type,
-            cloud_type=spec.cloud_type,
-            gpu_count=1,
-            volume_in_gb=spec.volume_gb,
-            container_disk_in_gb=spec.container_disk_gb,
-            ports=spec.ports,
-            env=spec.env,
-            start_ssh=False,
-        )
+        what = f"create a pod on {gpu_type}"
+        args = {
+            "name": spec.name,
+            "imageName": spec.image,
+            "gpuTypeId": gpu_type,
+            "cloudType": GqlEnum(spec.cloud_type),
+            "gpuCount": 1,
+            "supportPublicIp": True,
+            "volumeInGb": spec.volume_gb,
+            "containerDiskInGb": spec.container_disk_gb,
+            "ports": spec.ports.replace(" ", ""),
+            "env": [{"key": k, "value": v} for k, v in spec.env.items()],
+        }
+        data = self._api.execute(what, operation("mutation", "podFindAndDeployOnDemand", args, "{ id }"))
+        raw = data.get("podFindAndDeployOnDemand")
         if not isinstance(raw, dict) or not raw.get("id"):
-            raise TransientError(f"create a pod on {gpu_type}: the answer has no pod id")
+            raise TransientError(f"{what}: the answer has no pod id")
         return str(raw["id"])
 
+    def find_by_name(self, name: str) -> str | None:
+        """The id of this account's pod called ``name``: did a create whose answer got lost rent one?"""
+        data = self._api.execute(f"look up pod {name}", "query { myself { pods { id name } } }")
+        pods = (data.get("myself") or {}).get("pods")
+        if not isinstance(pods, list):
+            raise TransientError(f"look up pod {name}: the answer has no pod list")
+        ids = [str(p["id"]) for p in pods if isinstance(p, dict) and p.get("name") == name and p.get("id")]
+        return ids[0] if ids else None
+
     def get(self, pod_id: str) -> PodState:
-        raw = self._call(f"status of pod {pod_id}", self._sdk.get_pod, pod_id)
+        what = f"status of pod {pod_id}"
+        raw = self._api.execute(what, operation("query", "pod", {"podId": pod_id}, _POD_FIELDS)).get("pod")
         if raw is None:
             raise CloudError(f"pod {pod_id}: no such pod on this account")
+        if not isinstance(raw, dict):
+            raise TransientError(f"{what}: the answer is not a pod")
         runtime = raw.get("runtime")
         return PodState(
             id=str(raw.get("id", pod_id)),
@@ -166,13 +166,39 @@ class RunPodClient:
         )
 
     def resume(self, pod_id: str) -> None:
-        self._call(f"start pod {pod_id}", self._sdk.resume_pod, pod_id, 1)
+        query = operation("mutation", "podResume", {"podId": pod_id, "gpuCount": 1}, "{ id desiredStatus }")
+        self._api.execute(f"start pod {pod_id}", query)
 
     def stop(self, pod_id: str) -> None:
-        self._call(f"stop pod {pod_id}", self._sdk.stop_pod, pod_id)
+        query = operation("mutation", "podStop", {"podId": pod_id}, "{ id desiredStatus }")
+        self._api.execute(f"stop pod {pod_id}", query)
 
     def terminate(self, pod_id: str) -> None:
-        self._call(f"terminate pod {pod_id}", self._sdk.terminate_pod, pod_id)
+        self._api.execute(f"terminate pod {pod_id}", operation("mutation", "podTerminate", {"podId": pod_id}))
+
+
+def create_once(client: RunPodClient, spec: PodSpec, gpu_type: str) -> Callable[[], str]:
+    """An attempt function for the Retrier that never rents twice.
+
+    A timeout or a 5xx after the request went out says nothing about whether RunPod created the pod, and
+    a blind retry would rent a second GPU nobody knows about. So after such a failure the next attempt
+    first looks for a pod with the spec's (timestamped, unique) name and adopts it.
+    """
+    unclear = False
+
+    def attempt() -> str:
+        nonlocal unclear
+        if unclear:
+            existing = client.find_by_name(spec.name)
+            if existing is not None:
+                return existing
+        try:
+            return client.create(spec, gpu_type)
+        except TransientError:
+            unclear = True
+            raise
+
+    return attempt
 
 
 class Retrier:
