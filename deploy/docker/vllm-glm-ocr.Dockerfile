@@ -8,7 +8,9 @@
 # vllm:        vLLM alone (compose service `vllm`; model folder mounted at /models, args from the plan).
 # pod:         vLLM + `tierocr serve` in one container and one Python (deploy/docker/start.sh); weights
 #              baked in at build time, so a rented pod downloads nothing when it starts.
-# serverless:  the same, running tierocr.serverless.handler under RunPod's serverless runtime.
+# serverless:  the same, running tierocr.serverless.handler under RunPod's serverless runtime (the
+#              `runpod` package, installed in this stage only: it is the platform's runtime, not a
+#              dependency of tierocr, and it pulls paramiko, LGPL-2.1).
 #
 # The base image is pinned by digest. Its digest was copied from a public deployment record of vLLM
 # 0.27.1 and could not be pulled where this file was written: the first gate checks that the image
@@ -57,7 +59,7 @@ COPY src ./src
 # The handler lives in vLLM's Python: the constraints keep tierocr's install from moving a pin, and the
 # gates run again to prove it did not.
 # hadolint ignore=DL3013
-RUN python3 -m pip install --constraint /opt/pins.txt ".[server,cloud]" \
+RUN python3 -m pip install --constraint /opt/pins.txt ".[server]" \
     && python3 /opt/vllm_gates.py --vllm "${VLLM_VERSION}" --transformers "${TRANSFORMERS_VERSION}" \
         --tokenizers "${TOKENIZERS_VERSION}" --huggingface-hub "${HF_HUB_VERSION}"
 # Weights are fetched once, here, at build time; at run time HF_HUB_OFFLINE=1 forbids any download.
@@ -73,4 +75,14 @@ STOPSIGNAL SIGTERM
 ENTRYPOINT ["/opt/tierocr/start.sh"]
 
 FROM pod AS serverless
+ARG VLLM_VERSION=0.27.1
+ARG TRANSFORMERS_VERSION=5.24.0
+# a version number, not a secret (hadolint reads TOKEN in the name)
+# hadolint ignore=DL3064
+ARG TOKENIZERS_VERSION=0.23.3
+ARG HF_HUB_VERSION=2.4.0
+ARG RUNPOD_VERSION=1.12.0
+RUN python3 -m pip install --constraint /opt/pins.txt "runpod==${RUNPOD_VERSION}" \
+    && python3 /opt/vllm_gates.py --vllm "${VLLM_VERSION}" --transformers "${TRANSFORMERS_VERSION}" \
+        --tokenizers "${TOKENIZERS_VERSION}" --huggingface-hub "${HF_HUB_VERSION}"
 ENV START_MODE=serverless

@@ -220,6 +220,7 @@ def test_vllm_image_pins_equal_the_presets_file(presets) -> None:  # type: ignor
         "TRANSFORMERS_VERSION": pins.transformers,
         "TOKENIZERS_VERSION": pins.tokenizers,
         "HF_HUB_VERSION": pins.huggingface_hub,
+        "RUNPOD_VERSION": pins.runpod,
     }
     for name, value in wanted.items():
         found = set(re.findall(rf"^ARG {name}=(\S+)$", text, re.M))
@@ -258,6 +259,7 @@ def test_dockerfile_python_installs_resolve(tmp_path: Path) -> None:
     runs = [
         [*pip, "--no-deps", *overlay],
         [*pip, "--no-deps", "torch==2.13.0", "torchvision==0.28.0"],
+        [*pip, "--no-deps", f"runpod=={a['RUNPOD_VERSION']}"],  # the serverless stage's runtime
         [*pip, "--report", str(tmp_path / "api.json"), ".[server,scale]"],
     ]
     for cmd in runs:

@@ -36,6 +36,7 @@ class Pins(_Strict):
     tokenizers: str
     huggingface_hub: str
     torch_cuda_index: str
+    runpod: str  # RunPod's serverless runtime, installed in the serverless image only
 
 
 class ModelSpec(_Strict):
