@@ -10,6 +10,8 @@ app = typer.Typer(
     "needed.",
     no_args_is_help=True,
     add_completion=False,
+    # A crash must not print local variables: they can hold API keys and passwords.
+    pretty_exceptions_show_locals=False,
 )
 
 from tierocr.parse_command import parse_command  # noqa: E402
