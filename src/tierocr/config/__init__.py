@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from tierocr.config.core import EvalSettings, InputSettings, OcrSettings, RenderSettings, TextLayerSettings
+from tierocr.config.index import IndexSettings
 from tierocr.config.layout import LayoutSettings
 from tierocr.config.services import GpuSettings, ServerSettings, VlmServerSettings
 from tierocr.config.vlm import GateSettings, VlmSettings
@@ -30,6 +31,7 @@ __all__ = [
     "EvalSettings",
     "GateSettings",
     "GpuSettings",
+    "IndexSettings",
     "InputSettings",
     "LayoutSettings",
     "OcrSettings",
@@ -64,6 +66,7 @@ class Settings(BaseSettings):
     eval: EvalSettings = Field(default_factory=EvalSettings)
     vlm_server: VlmServerSettings = Field(default_factory=VlmServerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     data_dir: Path = Field(Path.home() / ".local" / "share" / "tierocr", description="Jobs, caches, results.")
 
     @classmethod
