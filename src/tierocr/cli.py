@@ -43,6 +43,11 @@ from tierocr.server.cli import serve  # noqa: E402
 
 app.command("serve")(serve)
 
+from tierocr.index.cli import index_command, search_command  # noqa: E402
+
+app.command("index")(index_command)
+app.command("search")(search_command)
+
 
 def main() -> None:
     app()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from pydantic import ValidationError
 
 from tierocr.config import Settings
 from tierocr.config.index import SearchMode
@@ -79,7 +80,13 @@ class SearchIndex:
         """A PDF or image (parsed unless unchanged) or a Document JSON written by `tierocr parse`."""
         data = path.read_bytes()
         if looks_like_document_json(path):
-            return self.index_document(Document.from_json(data), doc_id=doc_id)
+            try:
+                doc = Document.from_json(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "top level"
+                raise ValueError(f"not a tierocr Document JSON ({where}: {first['msg']})") from exc
+            return self.index_document(doc, doc_id=doc_id)
         key = doc_id or str(path)
         digest = source_hash(data, self.settings)
         stored = self.store.document(key)

@@ -17,7 +17,7 @@ from tierocr.config import Settings, load_settings
 from tierocr.server.errors import install_error_handlers
 from tierocr.server.limits import RequestGuard
 from tierocr.server.metrics import MetricsMiddleware
-from tierocr.server.routes import documents, jobs, ocr, system
+from tierocr.server.routes import documents, jobs, ocr, search, system
 from tierocr.server.state import AppState, EngineFactory, Fetcher, VlmFactory
 from tierocr.server.work import PipelineFactory
 
@@ -29,6 +29,7 @@ MULTIPART_PATHS = (
     "/api/ocr/document",
     "/api/ocr/document/stream",
     "/api/jobs",
+    "/api/index",
 )
 
 
@@ -64,7 +65,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tierocr = state
-    for router in (ocr.router, documents.router, jobs.router, system.router):
+    for router in (ocr.router, documents.router, jobs.router, system.router, search.router):
         app.include_router(router)
     install_error_handlers(app)
     # Added innermost first: CORS, then the body guard, then metrics outermost so it sees every answer.
