@@ -26,8 +26,8 @@ class Hit(BaseModel):
     snippet: str
     score: float = Field(description="BM25 (keyword), cosine similarity (vector) or fused RRF (hybrid).")
     ranks: dict[str, int] = Field(default_factory=dict, description="Rank in each mode that found it.")
-    tier: str
-    gate: str
+    tier: str = Field(description="Tier that produced the snippet's page.")
+    gate: str = Field(description="The gate's verdict on that page: accepted, rejected or unjudged.")
     bbox: list[float] | None = Field(None, description="Box of the snippet's block on its page.")
 
 
@@ -48,10 +48,8 @@ def _term_pattern(terms: list[str]) -> re.Pattern[str] | None:
 
 
 def snippet(text: str, query: str, width: int) -> tuple[str, int]:
-    """The ``width``-character window holding the most query terms, and its start offset."""
+    """The ``width``-character window holding the most query terms, and the offset of its best match."""
     flat = " ".join(text.split())
-    if len(flat) <= width:
-        return flat, 0
     pattern = _term_pattern(tokenize(query))
     starts = [m.start() for m in pattern.finditer(flat)] if pattern is not None else []
     best, best_count = 0, 0
@@ -59,6 +57,8 @@ def snippet(text: str, query: str, width: int) -> tuple[str, int]:
         count = sum(1 for s in starts[i:] if s < start + width - width // 5)
         if count > best_count:
             best, best_count = start, count
+    if len(flat) <= width:
+        return flat, _offset_in(text, flat, best)
     begin = max(0, best - width // 5)
     if begin:
         space = flat.find(" ", begin)
@@ -67,7 +67,7 @@ def snippet(text: str, query: str, width: int) -> tuple[str, int]:
     if begin + width < len(flat):
         cut = piece.rfind(" ")
         piece = (piece[:cut] if cut > width // 2 else piece) + " …"
-    return ("… " if begin else "") + piece, _offset_in(text, flat, begin)
+    return ("… " if begin else "") + piece, _offset_in(text, flat, best)
 
 
 def _offset_in(text: str, flat: str, flat_offset: int) -> int:
@@ -82,6 +82,11 @@ def make_hit(row: dict[str, Any], query: str, score: float, ranks: dict[str, int
     spans = row["spans"] or []
     span = next((s for s in reversed(spans) if s["start"] <= offset), spans[0] if spans else None)
     page = span["page"] if span else (row["pages"] or [0])[0]
+    info = next((p for p in row["page_info"] or [] if p["number"] == page), None)
+    tier, gate = row["tier"], row["gate"]
+    if info is not None:  # a chunk spanning pages: the provenance of the page the snippet is on
+        tier = info["tier"]
+        gate = {True: "accepted", False: "rejected", None: "unjudged"}[info["accepted"]]
     return Hit(
         doc_id=row["doc_id"],
         source=row["source"],
@@ -92,8 +97,8 @@ def make_hit(row: dict[str, Any], query: str, score: float, ranks: dict[str, int
         snippet=text,
         score=round(score, 6),
         ranks=ranks,
-        tier=row["tier"],
-        gate=row["gate"],
+        tier=tier,
+        gate=gate,
         bbox=span.get("bbox") if span else None,
     )
 
