@@ -108,7 +108,9 @@ def main() -> None:
     rows = read_manifest(args.corpus)
     t0 = time.perf_counter()
     docs = parse_corpus(rows, settings, args.cache / "parsed")
-    console.print(f"corpus: {len(docs)} documents ready in {time.perf_counter() - t0:.1f}s (cache {args.cache})")
+    console.print(
+        f"corpus: {len(docs)} documents ready in {time.perf_counter() - t0:.1f}s (cache {args.cache})"
+    )
     page_texts = {r.id: pdf_page_texts(r.file) for r in rows if r.pages > 1 and r.file.suffix == ".pdf"}
     questions = make_questions(rows, page_texts)
     report: dict[str, Any] = {"k": K, "questions": len(questions), "documents": len(docs), "variants": {}}
@@ -155,8 +157,20 @@ def pg_variant(settings: Settings, docs: dict[str, Document], questions: list[Qu
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
-    table = Table(title=f"recall@{report['k']} on {report['questions']} questions, {report['documents']} docs")
-    for col in ("variant", "mode", "recall", "sentences", "keywords", "p50 ms", "p95 ms", "build s", "size KB"):
+    table = Table(
+        title=f"recall@{report['k']} on {report['questions']} questions, {report['documents']} docs"
+    )
+    for col in (
+        "variant",
+        "mode",
+        "recall",
+        "sentences",
+        "keywords",
+        "p50 ms",
+        "p95 ms",
+        "build s",
+        "size KB",
+    ):
         table.add_column(col, justify="left" if col in ("variant", "mode") else "right")
     for name, variant in report["variants"].items():
         for mode, m in variant["modes"].items():

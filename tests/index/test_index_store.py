@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import BREAD, TAX, VOLCANO, make_doc, make_page
 
+from conftest import BREAD, TAX, VOLCANO, make_doc, make_page
 from tierocr.document import Document, Tier
 from tierocr.index.embed import WordLlamaEmbedder
 from tierocr.index.service import SearchIndex
@@ -14,11 +14,15 @@ from tierocr.index.store import IndexStoreError
 
 
 @pytest.mark.parametrize("mode", ["keyword", "vector", "hybrid"])
-def test_each_mode_finds_the_page_that_answers(open_index, db: str, three_topics: Document, mode: str) -> None:
+def test_each_mode_finds_the_page_that_answers(
+    open_index, db: str, three_topics: Document, mode: str
+) -> None:
     index = open_index(db)
     result = index.index_document(three_topics)
     assert (result.status, result.chunks, result.embedded) == ("added", 3, 3)
-    query = "sourdough starter ferments the dough" if mode != "vector" else "baking a loaf of bread with yeast"
+    query = (
+        "sourdough starter ferments the dough" if mode != "vector" else "baking a loaf of bread with yeast"
+    )
     hits = index.search(query, mode=mode, k=3)
     top = hits[0]
     assert (top.doc_id, top.page, top.pages, top.headings) == ("topics.pdf", 2, [2], ["Baking"])
@@ -27,7 +31,9 @@ def test_each_mode_finds_the_page_that_answers(open_index, db: str, three_topics
     assert mode in top.ranks or mode == "hybrid"
 
 
-def test_keyword_search_without_matching_terms_finds_nothing(open_index, db: str, three_topics: Document) -> None:
+def test_keyword_search_without_matching_terms_finds_nothing(
+    open_index, db: str, three_topics: Document
+) -> None:
     index = open_index(db)
     index.index_document(three_topics)
     assert index.search("zeppelin quantum", mode="keyword") == []
@@ -62,7 +68,9 @@ def test_escalated_page_replaces_its_classical_chunks(open_index, db: str) -> No
     assert [p.tier for p in index.store.stored_pages("report.pdf")] == [Tier.OCR, Tier.VLM, Tier.OCR]
 
 
-def test_reindexing_replaces_and_only_new_text_is_embedded(open_index, db: str, three_topics: Document) -> None:
+def test_reindexing_replaces_and_only_new_text_is_embedded(
+    open_index, db: str, three_topics: Document
+) -> None:
     index = open_index(db)
     index.index_document(three_topics)
     again = index.index_document(three_topics)
@@ -118,7 +126,9 @@ def test_a_file_is_parsed_again_only_when_its_bytes_change(open_index, db: str, 
     assert index.search("taxable income", mode="keyword")[0].doc_id == str(source)
 
 
-def test_document_json_is_indexed_as_parsed(open_index, db: str, tmp_path: Path, three_topics: Document) -> None:
+def test_document_json_is_indexed_as_parsed(
+    open_index, db: str, tmp_path: Path, three_topics: Document
+) -> None:
     path = tmp_path / "topics.json"
     path.write_text(three_topics.to_json(), encoding="utf-8")
     index = open_index(db)

@@ -36,7 +36,9 @@ def _open(settings: Settings, db: str | None, err: Console) -> Any:
         err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     except ImportError as exc:
-        err.print(f"[red]error:[/red] the index needs the index extra (pip install 'tierocr\\[index]'): {exc}")
+        err.print(
+            f"[red]error:[/red] the index needs the index extra (pip install 'tierocr\\[index]'): {exc}"
+        )
         raise typer.Exit(2) from exc
 
 
@@ -70,7 +72,7 @@ def index_command(
     A file indexed before is parsed again only if its bytes or the parse settings changed; a document
     indexed again replaces all its chunks, and a parse of some pages replaces those pages' chunks.
     """
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     settings = _settings(config, err)
     files = _expand(inputs or [])
     if inputs and not files:
@@ -129,7 +131,7 @@ def search_command(
     config: Annotated[Path | None, typer.Option(help="YAML config file (else TIEROCR_CONFIG).")] = None,
 ) -> None:
     """Search the index: each hit with its document, page, snippet and score."""
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     if mode is not None and mode not in ("keyword", "vector", "hybrid"):
         err.print(f"[red]error:[/red] --mode must be keyword, vector or hybrid, not {mode!r}")
         raise typer.Exit(2)
@@ -146,18 +148,13 @@ def search_command(
         hits = index.search(query, mode=chosen, k=k)
     finally:
         index.close()
-    out = Console()
     for n, hit in enumerate(hits, start=1):
         if as_json:
             typer.echo(json.dumps(hit.model_dump(), ensure_ascii=False))
             continue
-        where = " › ".join(hit.headings)
-        out.print(
-            f"[bold]{n}. {hit.source}[/bold]  page {hit.page}  score {hit.score:.4f}  [dim]{hit.tier}[/dim]",
-            highlight=False,
-        )
-        if where:
-            out.print(f"   [dim]{where}[/dim]", highlight=False)
-        out.print(f"   {hit.snippet}", highlight=False, soft_wrap=True)
+        typer.echo(f"{n}. {hit.source}  page {hit.page}  score {hit.score:.4f}  {hit.tier}")
+        if hit.headings:
+            typer.echo(f"   {' › '.join(hit.headings)}")
+        typer.echo(f"   {hit.snippet}")
     if not hits:
         err.print("no hits")

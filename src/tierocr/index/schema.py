@@ -147,4 +147,3 @@ class Schema:
             Column("chunk_id", Integer, ForeignKey("chunks.id"), primary_key=True),
             Column("embedding", Embedding(dim), nullable=False),
         )
-

@@ -69,7 +69,9 @@ class SearchIndex:
     ) -> None:
         self.settings = settings
         self.embedder = embedder or create_embedder(settings.index)
-        self.store = IndexStore(db or default_db(settings), embedder=self.embedder.name, dim=self.embedder.dim)
+        self.store = IndexStore(
+            db or default_db(settings), embedder=self.embedder.name, dim=self.embedder.dim
+        )
 
     def close(self) -> None:
         self.store.close()

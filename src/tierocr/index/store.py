@@ -194,7 +194,9 @@ class IndexStore:
         s = self.schema
         wanted = Counter(terms)
         with self.engine.connect() as conn:
-            ids = dict(conn.execute(select(s.terms.c.term, s.terms.c.id).where(s.terms.c.term.in_(wanted))).all())
+            ids = dict(
+                conn.execute(select(s.terms.c.term, s.terms.c.id).where(s.terms.c.term.in_(wanted))).all()
+            )
             if not ids:
                 return []
             n_chunks, avgdl = conn.execute(select(func.count(), func.avg(s.chunks.c.n_terms))).one()
@@ -213,8 +215,7 @@ class IndexStore:
             }
             tf = s.postings.c.tf
             norm = literal(k1, Float) * (
-                literal(1.0 - b, Float)
-                + literal(b / float(avgdl or 1.0), Float) * s.chunks.c.n_terms
+                literal(1.0 - b, Float) + literal(b / float(avgdl or 1.0), Float) * s.chunks.c.n_terms
             )
             idf = case({tid: literal(w, Float) for tid, w in weights.items()}, value=s.postings.c.term_id)
             score = func.sum(idf * tf * literal(k1 + 1.0, Float) / (tf + norm)).label("score")
@@ -232,7 +233,7 @@ class IndexStore:
         """Chunks by cosine similarity to ``query`` (a unit vector)."""
         if self.dialect == "postgresql":
             return self._vector_pg(query, k)
-        generation, ids, matrix = self._vector_matrix()
+        _, ids, matrix = self._vector_matrix()
         if not len(ids):
             return []
         scores = matrix @ np.asarray(query, dtype=np.float32)
@@ -248,9 +249,7 @@ class IndexStore:
                 return cached
             rows = conn.execute(select(vectors.c.chunk_id, vectors.c.embedding)).all()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
-        matrix = (
-            np.stack([r[1] for r in rows]) if rows else np.zeros((0, self.schema.dim), dtype=np.float32)
-        )
+        matrix = np.stack([r[1] for r in rows]) if rows else np.zeros((0, self.schema.dim), dtype=np.float32)
         self._vectors = (generation, ids, matrix)
         return self._vectors
 
@@ -343,9 +342,7 @@ class IndexStore:
             }
             for r, counts in zip(records, term_counts, strict=True)
         ]
-        result = conn.execute(
-            s.chunks.insert().returning(s.chunks.c.id, sort_by_parameter_order=True), rows
-        )
+        result = conn.execute(s.chunks.insert().returning(s.chunks.c.id, sort_by_parameter_order=True), rows)
         chunk_ids = [row[0] for row in result]
         conn.execute(
             s.chunk_vectors.insert(),

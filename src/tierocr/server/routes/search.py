@@ -140,9 +140,7 @@ async def list_documents(index: Index) -> dict[str, Any]:
 
 
 @router.delete("/index/{doc_id:path}", summary="Remove a document and its chunks from the index")
-async def delete_document(
-    doc_id: str, index: Index
-) -> dict[str, Any]:
+async def delete_document(doc_id: str, index: Index) -> dict[str, Any]:
     if not await run_in_threadpool(index.delete, doc_id):
         raise HTTPException(404, f"{doc_id!r} is not in the index")
     return {"doc_id": doc_id, "deleted": True}
