@@ -1,6 +1,6 @@
 """Ranking: keyword (BM25), vector (cosine) and hybrid (reciprocal-rank fusion of the two).
 
-Reciprocal-rank fusion adds ``1 / (rrf_k + rank)`` from each list a chunk appears in. It needs no
+Reciprocal-rank fusion adds ``weight / (rrf_k + rank)`` from each list a chunk appears in. It needs no
 calibration between BM25 scores and cosine similarities, which live on unrelated scales, and a chunk
 that both rankings place high beats one that only one of them likes.
 """
@@ -31,12 +31,15 @@ class Hit(BaseModel):
     bbox: list[float] | None = Field(None, description="Box of the snippet's block on its page.")
 
 
-def fuse(rankings: dict[str, list[tuple[int, float]]], rrf_k: int) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion; ties broken by chunk id so results are reproducible."""
+def fuse(
+    rankings: dict[str, list[tuple[int, float]]], rrf_k: int, weights: dict[str, float] | None = None
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion; ties broken by chunk id so results are reproducible."""
     fused: dict[int, float] = {}
-    for ranking in rankings.values():
+    for name, ranking in rankings.items():
+        weight = (weights or {}).get(name, 1.0)
         for rank, (chunk_id, _) in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (rrf_k + rank)
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (rrf_k + rank)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 

@@ -144,7 +144,8 @@ class SearchIndex:
         if mode in ("vector", "hybrid") and query.strip():
             vector = self.embedder.embed([query])[0]
             rankings["vector"] = self.store.vector(vector, depth if mode == "hybrid" else k)
-        ranked = fuse(rankings, cfg.rrf_k) if mode == "hybrid" else rankings.get(mode, [])
+        weights = {"keyword": 1.0, "vector": cfg.hybrid_vector_weight}
+        ranked = fuse(rankings, cfg.rrf_k, weights) if mode == "hybrid" else rankings.get(mode, [])
         ranked = ranked[:k]
         ranks = {
             name: {cid: rank for rank, (cid, _) in enumerate(ranking, start=1)}

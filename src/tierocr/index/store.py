@@ -344,25 +344,24 @@ class IndexStore:
         ]
         result = conn.execute(s.chunks.insert().returning(s.chunks.c.id, sort_by_parameter_order=True), rows)
         chunk_ids = [row[0] for row in result]
-        conn.execute(
-            s.chunk_vectors.insert(),
-            [{"chunk_id": cid, "embedding": vec} for cid, vec in zip(chunk_ids, vectors, strict=True)],
-        )
+        vector_rows = [{"chunk_id": cid, "embedding": v} for cid, v in zip(chunk_ids, vectors, strict=True)]
+        for batch in _batches(vector_rows, 200):
+            conn.execute(s.chunk_vectors.insert().values(list(batch)))
         term_ids = self._term_ids(conn, {t for counts in term_counts for t in counts})
         postings = [
             {"term_id": term_ids[term], "chunk_id": cid, "tf": tf}
             for cid, counts in zip(chunk_ids, term_counts, strict=True)
             for term, tf in counts.items()
         ]
-        for batch in _batches(postings, 5000):
-            conn.execute(s.postings.insert(), list(batch))
+        for batch in _batches(postings, 5000):  # one multi-row INSERT: pg8000 would send row by row
+            conn.execute(s.postings.insert().values(list(batch)))
 
     def _term_ids(self, conn: Connection, terms: set[str]) -> dict[str, int]:
         table = self.schema.terms
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         ordered = sorted(terms)  # one order for every writer: concurrent inserts cannot deadlock
-        for batch in _batches(ordered, 1000):
-            conn.execute(insert(table).on_conflict_do_nothing(), [{"term": t} for t in batch])
+        for batch in _batches(ordered, 5000):
+            conn.execute(insert(table).values([{"term": t} for t in batch]).on_conflict_do_nothing())
         ids: dict[str, int] = {}
         for batch in _batches(ordered):
             ids.update(conn.execute(select(table.c.term, table.c.id).where(table.c.term.in_(batch))).all())
