@@ -101,6 +101,9 @@ def main() -> None:
     parser.add_argument("corpus", nargs="?", type=Path, default=Path("../shared/corpus"))
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "tierocr-search-eval")
     parser.add_argument("--pg", action="store_true", help="Also build and query a local PostgreSQL index.")
+    parser.add_argument(
+        "--scale", type=int, default=0, help="Also time searches over N copies of the corpus (latency only)."
+    )
     parser.add_argument("-o", "--output", type=Path, default=Path("bench/search_eval.json"))
     args = parser.parse_args()
     console = Console()
@@ -130,6 +133,8 @@ def main() -> None:
         report["variants"]["fts5-bm25"] = {"modes": {"keyword": fts.summary()}}
         if args.pg:
             report["variants"]["postgresql+wordllama-256"] = pg_variant(settings, docs, questions, tmp)
+        if args.scale:
+            report["scale"] = scale_variant(settings, docs, questions, tmp, args.scale)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print_report(console, report)
@@ -154,6 +159,30 @@ def pg_variant(settings: Settings, docs: dict[str, Document], questions: list[Qu
         index.close()
     lite.close()
     return variant
+
+
+def scale_variant(
+    settings: Settings, docs: dict[str, Document], questions: list[Question], tmp: str, copies: int
+) -> dict[str, Any]:
+    """Latency over ``copies`` renamed copies of every document (vectors are reused, so it builds fast)."""
+    db = str(Path(tmp) / "scale.sqlite")
+    index = SearchIndex(settings, db, embedder=WordLlamaEmbedder(256))
+    started = time.perf_counter()
+    for n in range(copies):
+        for row_id, doc in docs.items():
+            index.index_document(doc, doc_id=f"{row_id}#{n}")
+    out: dict[str, Any] = {
+        "copies": copies,
+        "chunks": index.store.stats()["chunks"],
+        "build_s": round(time.perf_counter() - started, 2),
+        "size_bytes": sqlite_size(db),
+        "modes": {},
+    }
+    for mode in MODES:
+        result, _ = ask(index, questions, mode)
+        out["modes"][mode] = {k: v for k, v in result.summary().items() if k.endswith("_ms")}
+    index.close()
+    return out
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
@@ -187,6 +216,12 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                 f"{size / 1024:.0f}" if size else "",
             )
     console.print(table)
+    scale = report.get("scale")
+    if scale:
+        latency = ", ".join(
+            f"{mode} p50 {m['p50_ms']:.1f} / p95 {m['p95_ms']:.1f} ms" for mode, m in scale["modes"].items()
+        )
+        console.print(f"{scale['chunks']} chunks ({scale['size_bytes'] // 1024} KB): {latency}")
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ class Schema:
             Column("score", Float),
             Column("tier_reason", Text),
             Column("content_hash", String(64), nullable=False),
-            Column("page_json", Text, nullable=False),
+            Column("page_json", LargeBinary, nullable=False, comment="The Page as zlib-compressed JSON."),
         )
         self.chunks = Table(
             "chunks",
@@ -139,7 +139,9 @@ class Schema:
             Column("term_id", Integer, ForeignKey("terms.id"), primary_key=True),
             Column("chunk_id", Integer, ForeignKey("chunks.id"), primary_key=True),
             Column("tf", Integer, nullable=False),
+            Column("dl", Integer, nullable=False, comment="The chunk's n_terms, so BM25 needs no join."),
             Index("ix_postings_chunk", "chunk_id"),
+            sqlite_with_rowid=False,  # the primary key is the table: one b-tree per term range
         )
         self.chunk_vectors = Table(
             "chunk_vectors",

@@ -215,13 +215,12 @@ class IndexStore:
             }
             tf = s.postings.c.tf
             norm = literal(k1, Float) * (
-                literal(1.0 - b, Float) + literal(b / float(avgdl or 1.0), Float) * s.chunks.c.n_terms
+                literal(1.0 - b, Float) + literal(b / float(avgdl or 1.0), Float) * s.postings.c.dl
             )
             idf = case({tid: literal(w, Float) for tid, w in weights.items()}, value=s.postings.c.term_id)
             score = func.sum(idf * tf * literal(k1 + 1.0, Float) / (tf + norm)).label("score")
             rows = conn.execute(
                 select(s.postings.c.chunk_id, score)
-                .join(s.chunks, s.chunks.c.id == s.postings.c.chunk_id)
                 .where(s.postings.c.term_id.in_(list(weights)))
                 .group_by(s.postings.c.chunk_id)
                 .order_by(score.desc(), s.postings.c.chunk_id)
@@ -349,7 +348,7 @@ class IndexStore:
             conn.execute(s.chunk_vectors.insert().values(list(batch)))
         term_ids = self._term_ids(conn, {t for counts in term_counts for t in counts})
         postings = [
-            {"term_id": term_ids[term], "chunk_id": cid, "tf": tf}
+            {"term_id": term_ids[term], "chunk_id": cid, "tf": tf, "dl": sum(counts.values())}
             for cid, counts in zip(chunk_ids, term_counts, strict=True)
             for term, tf in counts.items()
         ]
