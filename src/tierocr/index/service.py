@@ -41,7 +41,11 @@ class IndexResult:
 
 
 def default_db(settings: Settings) -> str:
-    return settings.index.db or str(settings.data_dir / "index.sqlite")
+    """``index.db``, else ``data_dir/index.sqlite`` (the data folder is made on first use)."""
+    if settings.index.db:
+        return settings.index.db
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return str(settings.data_dir / "index.sqlite")
 
 
 def parse_fingerprint(settings: Settings) -> str:
