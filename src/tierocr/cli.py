@@ -54,6 +54,11 @@ from tierocr.deploy.cli import deploy_app  # noqa: E402
 
 app.add_typer(deploy_app, name="deploy")
 
+from tierocr.index.cli import index_command, search_command  # noqa: E402
+
+app.command("index")(index_command)
+app.command("search")(search_command)
+
 
 def main() -> None:
     app()

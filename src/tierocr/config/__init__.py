@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from tierocr.config.core import EvalSettings, InputSettings, OcrSettings, RenderSettings, TextLayerSettings
 from tierocr.config.deploy import DeploySettings
+from tierocr.config.index import IndexSettings
 from tierocr.config.layout import LayoutSettings
 from tierocr.config.services import GpuSettings, ServerSettings, VlmServerSettings
 from tierocr.config.strict import check_environment, one_line, read_yaml
@@ -35,6 +36,7 @@ __all__ = [
     "EvalSettings",
     "GateSettings",
     "GpuSettings",
+    "IndexSettings",
     "InputSettings",
     "LayoutSettings",
     "OcrSettings",
@@ -70,6 +72,7 @@ class Settings(BaseSettings):
     vlm_server: VlmServerSettings = Field(default_factory=VlmServerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     data_dir: Path = Field(Path.home() / ".local" / "share" / "tierocr", description="Jobs, caches, results.")
 
     @classmethod

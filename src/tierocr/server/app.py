@@ -18,7 +18,7 @@ from tierocr.jobs.datadir import DataDirLock
 from tierocr.server.errors import install_error_handlers
 from tierocr.server.limits import ApiKeyGuard, RequestGuard
 from tierocr.server.metrics import MetricsMiddleware
-from tierocr.server.routes import documents, jobs, ocr, render, system
+from tierocr.server.routes import documents, jobs, ocr, render, search, system
 from tierocr.server.state import AppState, EngineFactory, Fetcher, VlmFactory
 from tierocr.server.web import install_web
 from tierocr.server.work import PipelineFactory
@@ -31,6 +31,7 @@ MULTIPART_PATHS = (
     "/api/ocr/document",
     "/api/ocr/document/stream",
     "/api/jobs",
+    "/api/index",
 )
 
 
@@ -70,7 +71,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tierocr = state
-    for router in (ocr.router, documents.router, jobs.router, system.router, render.router):
+    for router in (ocr.router, documents.router, jobs.router, system.router, render.router, search.router):
         app.include_router(router)
     if settings.server.web_ui:
         install_web(app)
