@@ -40,6 +40,8 @@ class RapidOcrEngine(OcrEngine):
             "Global.log_level": "error",  # its "detection result is empty" warning is normal on blank crops
             # Keep low-confidence lines: the quality gate, not the engine, decides what is garbage.
             "Global.text_score": settings.min_confidence,
+            # Word (Latin) and character (CJK) boxes, to split a line the detector ran across a gutter.
+            "Global.return_word_box": True,
         }
         if settings.threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = settings.threads
@@ -95,17 +97,61 @@ class RapidOcrEngine(OcrEngine):
 
 
 def _lines(result: object) -> list[OcrLine]:
-    """Our lines from a RapidOCR result: text stripped, empty reads dropped, confidence clamped."""
+    """Our lines from a RapidOCR result: text stripped, empty reads dropped, confidence clamped, and a
+    line with a gap in it wider than the line is tall split there (see :func:`split_at_gaps`)."""
     boxes, txts, scores = (getattr(result, name, None) for name in ("boxes", "txts", "scores"))
     if boxes is None or txts is None or scores is None:
         return []
+    words = getattr(result, "word_results", None)
+    if not words or len(words) != len(txts):
+        words = [()] * len(txts)
     lines: list[OcrLine] = []
-    for box, text, score in zip(boxes, txts, scores, strict=True):
-        text = text.strip()
-        if not text:
+    for box, text, score, line_words in zip(boxes, txts, scores, words, strict=True):
+        if not text.strip():
             continue
-        lines.append(OcrLine(text=text, bbox=_bbox(box), confidence=float(min(max(score, 0.0), 1.0))))
+        line = OcrLine(text=text.strip(), bbox=_bbox(box), confidence=float(min(max(score, 0.0), 1.0)))
+        lines.extend(split_at_gaps(line, text, line_words))
     return lines
+
+
+#: A gap between two words (or characters) of one detected line wider than this many line heights is a
+#: column gutter or a table's cell boundary, not a space: word spaces are a third of a line high.
+SPLIT_GAP = 1.2
+
+
+def split_at_gaps(line: OcrLine, text: str, words: object) -> list[OcrLine]:
+    """The line cut where its words leave a gap wider than :data:`SPLIT_GAP` line heights.
+
+    The detector draws one box over two columns' lines when their gutter is narrow, and reading order
+    cannot undo that: each piece must be a line of its own column. ``words`` are RapidOCR's
+    ``(word, score, four points)`` entries for the line; the pieces' text is cut from ``text`` itself, so
+    spacing (none between CJK characters) stays as the recogniser wrote it.
+    """
+    entries = [w for w in (words or ()) if isinstance(w, tuple | list) and len(w) == 3]
+    height = line.bbox.height
+    if len(entries) < 2 or height <= 0 or line.bbox.width < 2 * height:
+        return [line]
+    spans: list[tuple[int, int, BBox]] = []
+    pos = 0
+    for word, _, points in entries:
+        start = text.find(str(word), pos)
+        if start < 0:
+            return [line]  # the words do not spell the line: keep it whole
+        pos = start + len(str(word))
+        spans.append((start, pos, _bbox(points)))
+    cuts = [k for k in range(1, len(spans)) if spans[k][2].x0 - spans[k - 1][2].x1 > SPLIT_GAP * height]
+    if not cuts:
+        return [line]
+    pieces: list[OcrLine] = []
+    for first, last in zip([0, *cuts], [*cuts, len(spans)], strict=True):
+        part = text[spans[first][0] : spans[last - 1][1]].strip()
+        if not part:
+            continue
+        x0 = min(s[2].x0 for s in spans[first:last])
+        x1 = max(s[2].x1 for s in spans[first:last])
+        box = BBox(x0=max(x0, line.bbox.x0), y0=line.bbox.y0, x1=min(x1, line.bbox.x1), y1=line.bbox.y1)
+        pieces.append(OcrLine(text=part, bbox=box, confidence=line.confidence))
+    return pieces or [line]
 
 
 def _bbox(box: object) -> BBox:

@@ -17,7 +17,8 @@ from tierocr.document import BBox
 from tierocr.layout.blocks import FOOTNOTE_BAND, FOOTNOTE_MARK, FOOTNOTE_SIZE
 from tierocr.layout.detector import Region
 from tierocr.layout.reading_order import Line, group_rows, order_lines
-from tierocr.layout.region_geometry import region_segments
+from tierocr.layout.region_geometry import region_rows, region_segments
+from tierocr.layout.separators import Separators
 from tierocr.layout.tasks import Task, TaskMap
 
 #: Tasks whose regions are split when their lines are columns of text.
@@ -36,26 +37,32 @@ def split_spanning_regions(
     owners: Sequence[int | None],
     tasks: TaskMap,
     page_width: float,
+    separators: Separators | None = None,
 ) -> list[Region]:
     """The regions with each gutter-spanning one replaced by its column pieces (label ``text``), and a
     table or figure that holds nothing but one column of prose relabelled ``text``.
 
     ``owners`` gives each line's region index (see :func:`~tierocr.layout.region_geometry.assign_owners`).
-    A piece is the box of one section of the region's lines as full-page reading order finds it; a region
-    whose lines are not read column by column is kept whole.
+    Columns are found twice: over the whole page (a box over a row of three columns holds too few lines
+    to show them itself) and over the region's own lines; a region whose lines are not read column by
+    column either way is kept whole.
     """
     owned: dict[int, list[Line]] = {}
     for line, owner in zip(lines, owners, strict=True):
         if owner is not None:
             owned.setdefault(owner, []).append(line)
+    column_of = page_columns(lines, page_width, separators)
     out: list[Region] = []
     for k, region in enumerate(regions):
         members = owned.get(k, [])
         task = tasks.task_for(region.label)
-        if task not in _SPLIT_TASKS or len(members) < _MIN_LINES:
+        if task not in _SPLIT_TASKS or not members:
             out.append(region)
             continue
-        pieces = column_pieces(members, page_width, prose_only=task is not Task.TEXT)
+        prose_only = task is not Task.TEXT
+        pieces = _page_pieces(members, column_of, prose_only=prose_only)
+        if len(pieces) < 2 and len(members) >= _MIN_LINES:
+            pieces = column_pieces(members, page_width, prose_only=prose_only)
         if len(pieces) >= 2:
             out.extend(replace(region, label="text", bbox=piece) for piece in pieces)
         elif task is not Task.TEXT and _prose_column(members, strict=task is Task.SKIP):
@@ -63,6 +70,53 @@ def split_spanning_regions(
         else:
             out.append(region)
     return out
+
+
+def page_columns(lines: Sequence[Line], page_width: float, separators: Separators | None) -> dict[int, int]:
+    """id(line) → the section of the page's full-page reading order that holds it: a column (keys from 0)
+    or a band read row by row (negative keys). Words along a row are joined into segments first, so a
+    PDF's word-by-word layer is judged by its lines, as OCR's is."""
+    segments: list[Line] = []
+    members: dict[int, list[Line]] = {}
+    for row in region_rows(lines):
+        current, group = row[0], [row[0]]
+        for word in row[1:]:
+            if word.bbox.x0 - current.bbox.x1 < max(current.bbox.height, word.bbox.height):
+                current = Line(text=f"{current.text} {word.text}", bbox=current.bbox.union(word.bbox))
+                group.append(word)
+                continue
+            segments.append(current)
+            members[id(current)] = group
+            current, group = word, [word]
+        segments.append(current)
+        members[id(current)] = group
+    column_of: dict[int, int] = {}
+    for k, section in enumerate(order_lines(segments, page_width, separators)):
+        # Columns count up from 0; a band read row by row gets a negative key of its own.
+        key = k if section.columnar else -1 - k
+        for segment in section.lines:
+            for line in members.get(id(segment), [segment]):
+                column_of[id(line)] = key
+    return column_of
+
+
+def _page_pieces(members: Sequence[Line], column_of: dict[int, int], *, prose_only: bool) -> list[BBox]:
+    """Boxes of the region's lines grouped by the page column holding them, when they sit in two or more;
+    with ``prose_only`` (a table or a figure) only when the lines are sentence-long."""
+    groups: dict[int, list[Line]] = {}
+    for line in members:
+        groups.setdefault(column_of.get(id(line), -(10**9)), []).append(line)
+    if len([key for key in groups if key >= 0]) < 2:
+        return []
+    if prose_only and statistics.median(len(ln.text) for ln in members) < _PROSE_CHARS - 5:
+        return []
+    boxes: list[BBox] = []
+    for group in groups.values():
+        box = group[0].bbox
+        for line in group[1:]:
+            box = box.union(line.bbox)
+        boxes.append(box)
+    return boxes
 
 
 def _prose_column(lines: Sequence[Line], *, strict: bool) -> bool:

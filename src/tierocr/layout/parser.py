@@ -137,7 +137,8 @@ class LayoutParser:
         )
         owners = assign_owners(boxes, [r.bbox for r in regions])
         as_lines = [Line(text=ln.text, bbox=ln.bbox) for ln in page_lines]
-        regions = split_spanning_regions(regions, as_lines, owners, self.tasks, image.width)
+        separators = find_separators(image)
+        regions = split_spanning_regions(regions, as_lines, owners, self.tasks, image.width, separators)
         owners = assign_owners(boxes, [r.bbox for r in regions])
         if not scanned:  # a scan's layer may miss ink its region holds: keep the detector's box there
             regions = tidy_text_regions(regions, as_lines, owners, self.tasks)
@@ -152,7 +153,6 @@ class LayoutParser:
         )
 
         t0 = time.perf_counter()
-        separators = find_separators(image)
         heights = sorted(ln.bbox.height for ln in page_lines)
         order = reading_order(
             regions,
