@@ -181,3 +181,33 @@ def bilingual_notes() -> tuple[Image.Image, list[Line]]:
     for k, text in enumerate(NOTES_RIGHT):
         canvas.text(500 + (k % 2) * 14, 44 + k * 67 + (k % 3) * 4, text, size=SIZE + 1 - (k % 2))
     return canvas.image, canvas.lines
+
+
+SIDEBAR = [
+    "Related reports",
+    "Q1 results note",
+    "Q4 results note",
+    "Analyst",
+    "Jane Doe",
+    "Research assistant",
+]
+BODY = [
+    "Net interest margin narrowed slightly in the second",
+    "quarter while asset quality stayed among the best of",
+    "its peers, and the bank kept its provision coverage",
+    "well above the level its regulator asks for, which",
+    "leaves room to keep lending to small businesses as",
+    "the regional economy recovers over the coming year.",
+    "Loans grew eleven percent and deposits thirteen.",
+]
+
+
+def sidebar_and_body() -> tuple[Image.Image, list[Line]]:
+    """A page section a detector boxed whole: a sidebar of short items beside a column of running
+    text set at another line pitch, so the two only meet on a line now and then."""
+    canvas = _Canvas(1000, 420)
+    for k, text in enumerate(SIDEBAR):
+        canvas.text(20, 30 + k * 57, text, size=SIZE - 2)
+    for k, text in enumerate(BODY):
+        canvas.text(330, 20 + k * 41, text)
+    return canvas.image, canvas.lines

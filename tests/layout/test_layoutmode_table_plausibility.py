@@ -23,6 +23,7 @@ from tierocr.document import Block, BlockKind
 from tierocr.layout.detector import Region
 from tierocr.layout.reading_order import Line
 from tierocr.layout.regions import RegionContext, RegionRecognizer
+from tierocr.layout.tables.as_text import printed_lines
 from tierocr.layout.tables.grid import GridCell, TableStructure, Word
 from tierocr.layout.tables.plausibility import is_ruled, measure, rejection
 from tierocr.layout.tasks import Task
@@ -200,3 +201,14 @@ def test_the_model_free_backends_are_still_selectable(settings: Settings, backen
     assert block.kind is BlockKind.TABLE
     assert block.attributes["table_structure"] == backend
     assert (block.attributes["rows"], block.attributes["cols"]) == (4, 3)
+
+
+def test_refused_regions_read_a_list_row_by_row_and_a_sidebar_beside_text_column_by_column() -> None:
+    image, lines = table_pages.two_column_list()
+    rows = printed_lines([Word(line.text, line.bbox) for line in lines], image.width).splitlines()
+    assert rows[1:] == [f"{name} {sequence}" for name, sequence in table_pages.PRIMERS]
+
+    image, lines = table_pages.sidebar_and_body()
+    text = printed_lines([Word(line.text, line.bbox) for line in lines], image.width)
+    assert "\n".join(table_pages.BODY) in text  # the running text is not interleaved with the sidebar
+    assert "\n".join(table_pages.SIDEBAR) in text

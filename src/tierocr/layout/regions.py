@@ -28,10 +28,10 @@ from tierocr.layout.region_geometry import (
     ink_coverage,
     join_region_lines,
     overlap_share,
-    region_rows,
     region_segments,
 )
 from tierocr.layout.tables import TableModel, Word, table_candidates
+from tierocr.layout.tables.as_text import printed_lines
 from tierocr.layout.tables.pdf import pdf_words
 from tierocr.layout.tables.plausibility import is_ruled, measure, rejection
 from tierocr.layout.tasks import Task
@@ -343,7 +343,7 @@ class RegionRecognizer:
             attributes.update(table_structure="none", escalate=True)
             return Block(
                 kind=BlockKind.TABLE,
-                text=_rows_text(words),
+                text=printed_lines(words, box.width),
                 bbox=box,
                 provenance=provenance,
                 attributes=attributes,
@@ -351,19 +351,12 @@ class RegionRecognizer:
         attributes.update(table_rejected="; ".join(refused), vlm_prompt=VLM_PROMPTS[Task.TEXT])
         return Block(
             kind=BlockKind.TEXT,
-            text=_rows_text(words),
+            text=printed_lines(words, box.width),
             bbox=box,
             confidence=confidence,
             provenance=provenance,
             attributes=attributes,
         )
-
-
-def _rows_text(words: Sequence[Word]) -> str:
-    """Words as the lines they are printed on, top to bottom, each line left to right: the order of a
-    receipt or a list, which a grid refused as a table must keep."""
-    lines = [Line(text=w.text, bbox=w.bbox) for w in words]
-    return "\n".join(join_region_lines(row) for row in region_rows(lines))
 
 
 def _shift_word(word: Word, box: BBox) -> Word:
