@@ -211,3 +211,45 @@ def sidebar_and_body() -> tuple[Image.Image, list[Line]]:
     for k, text in enumerate(BODY):
         canvas.text(330, 20 + k * 41, text)
     return canvas.image, canvas.lines
+
+
+NEWS = [
+    [
+        "The council voted on Tuesday to",
+        "extend the tram line to the new",
+        "hospital, ending a debate that",
+        "has run for almost ten years and",
+        "split the town into two camps.",
+        "Work starts in the spring.",
+    ],
+    [
+        "Farmers in the valley expect a",
+        "record apple harvest after a warm",
+        "and wet summer, but growers warn",
+        "that prices may fall as stores in",
+        "the region are already full of",
+        "fruit from last season.",
+    ],
+    [
+        "The library reopens on Monday",
+        "after a year of repairs to its",
+        "roof and reading rooms, with new",
+        "hours on weekends and a corner",
+        "for children that the mayor will",
+        "open at ten in the morning.",
+    ],
+]
+
+
+def newspaper_columns() -> tuple[Image.Image, list[Line]]:
+    """Three ruled newspaper columns of running text set on one line pitch, so their lines pair up
+    across the columns like a table's rows."""
+    canvas = _Canvas(1110, 300)
+    lefts = [20, 385, 750]
+    canvas.draw.rectangle((10, 10, 1100, 290), outline="black", width=2)
+    for x in (375, 740):
+        canvas.draw.line((x, 10, x, 290), fill="black", width=2)
+    for column, left in zip(NEWS, lefts, strict=True):
+        for k, text in enumerate(column):
+            canvas.text(left, 24 + k * 42, text)
+    return canvas.image, canvas.lines

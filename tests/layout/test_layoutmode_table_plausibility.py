@@ -212,3 +212,13 @@ def test_refused_regions_read_a_list_row_by_row_and_a_sidebar_beside_text_column
     text = printed_lines([Word(line.text, line.bbox) for line in lines], image.width)
     assert "\n".join(table_pages.BODY) in text  # the running text is not interleaved with the sidebar
     assert "\n".join(table_pages.SIDEBAR) in text
+
+
+def test_columns_of_running_text_boxed_as_a_table_are_read_column_after_column(settings: Settings) -> None:
+    image, lines = table_pages.newspaper_columns()
+    block = _read(settings, image, lines)
+    assert block.kind is BlockKind.TEXT and block.attributes["table_rejected"]
+    flat = " ".join(block.text.split())
+    for column in table_pages.NEWS:
+        assert " ".join(column) in flat  # each column's sentences in one piece, not read across
+    _assert_same_words(block, lines)

@@ -30,8 +30,8 @@ from tierocr.layout.region_geometry import (
     overlap_share,
     region_segments,
 )
-from tierocr.layout.tables import TableModel, Word, table_candidates
-from tierocr.layout.tables.as_text import printed_lines
+from tierocr.layout.tables import TableModel, TableStructure, Word, table_candidates
+from tierocr.layout.tables.as_text import printed_lines, refused_region_text
 from tierocr.layout.tables.pdf import pdf_words
 from tierocr.layout.tables.plausibility import is_ruled, measure, rejection
 from tierocr.layout.tasks import Task
@@ -311,6 +311,7 @@ class RegionRecognizer:
         attributes["vlm_prompt"] = VLM_PROMPTS[Task.TABLE]
         check = self._settings.layout.table_check
         refused: list[str] = []
+        refused_grids: list[TableStructure] = []
         image_ruled: bool | None = None
         for structure in candidates:
             reason = None
@@ -323,6 +324,7 @@ class RegionRecognizer:
                 reason = rejection(measure(structure, words), check, ruled=ruled)
             if reason is not None:
                 refused.append(f"{structure.backend}: {reason}")
+                refused_grids.append(structure)
                 continue
             if structure.backend == "pdfplumber":
                 provenance = Provenance(tier=Tier.TEXT_LAYER, engine="pdfplumber")
@@ -351,7 +353,7 @@ class RegionRecognizer:
         attributes.update(table_rejected="; ".join(refused), vlm_prompt=VLM_PROMPTS[Task.TEXT])
         return Block(
             kind=BlockKind.TEXT,
-            text=printed_lines(words, box.width),
+            text=refused_region_text(words, box.width, refused_grids),
             bbox=box,
             confidence=confidence,
             provenance=provenance,

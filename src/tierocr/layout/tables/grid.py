@@ -7,6 +7,7 @@ text and writing HTML (with rowspan/colspan) happens here once so the backends a
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -161,6 +162,10 @@ def _intersection(a: BBox, b: BBox) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
+#: A line is cut between cells only when each of them holds at least this share of its width.
+_SPLIT_SHARE = 0.25
+
+
 def _split_across(word: Word, cells: Sequence[GridCell]) -> list[Word]:
     """``word`` cut into its space-separated parts when it runs across several cells side by side,
     each part's box estimated from its share of the characters; else ``[word]``."""
@@ -168,15 +173,21 @@ def _split_across(word: Word, cells: Sequence[GridCell]) -> list[Word]:
     if len(parts) < 2 or word.bbox.width <= 0:
         return [word]
     b = word.bbox
-    crossed = {
-        cell.col
+    crossed = [
+        cell.bbox
         for cell in cells
         if _intersection(cell.bbox, b) > 0
         and min(cell.bbox.y1, b.y1) - max(cell.bbox.y0, b.y0) > 0.5 * min(b.height, cell.bbox.height)
-        and min(cell.bbox.x1, b.x1) - max(cell.bbox.x0, b.x0)
-        > 0.5 * min(cell.bbox.width, b.width / len(parts))
-    }
-    if len(crossed) < 2:
+        # A good share of the line in each: a neighbour's box reaching over its edge is not a cell of it.
+        and min(cell.bbox.x1, b.x1) - max(cell.bbox.x0, b.x0) >= _SPLIT_SHARE * b.width
+    ]
+    # Cells side by side; boxes lying over each other (a model's guesses) give no place to cut.
+    beside = [
+        (p, q)
+        for p, q in itertools.combinations(crossed, 2)
+        if min(p.x1, q.x1) - max(p.x0, q.x0) < _SPLIT_SHARE * min(p.width, q.width)
+    ]
+    if not beside:
         return [word]
     per_char = b.width / max(len(word.text), 1)
     pieces: list[Word] = []

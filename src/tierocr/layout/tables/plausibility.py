@@ -29,6 +29,11 @@ from tierocr.layout.tables.grid import GridCell, TableStructure, Word
 _WRAP = 3
 #: Longest single word counted as a value (a number, a code) when values stack up in a cell.
 _VALUE_CHARS = 12
+#: Running text: a line of at least this many words (three times as many CJK characters)...
+_SENTENCE_WORDS = 3
+#: ...filling at least this share of its column's widest line; a column of text has this share of such cells.
+_FULL_LINE = 0.75
+_TEXT_COLUMN = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,7 @@ class GridShape:
     split_cells: float
     stacked_rows: float
     misaligned_rows: float
+    text_columns: int
     missing: int
     extra: int
 
@@ -76,6 +82,7 @@ def measure(structure: TableStructure, words: Sequence[Word]) -> GridShape:
         split_cells=printed.split_cells(),
         stacked_rows=printed.stacked_rows(),
         misaligned_rows=printed.misaligned_rows(),
+        text_columns=len(printed.text_columns()),
         missing=sum((expected - found).values()),
         extra=sum((found - expected).values()),
     )
@@ -179,6 +186,41 @@ class _PrintedLines:
             return 0.0
         return sum(1 for cells in eligible if len(set().union(*cells)) > 1) / len(eligible)
 
+    def text_columns(self) -> list[int]:
+        """The grid columns that are columns of running text read one line per row: most of their cells
+        hold one printed line of several words filling the column's width.
+
+        Newspaper or magazine columns set on one line pitch look like a table whose every row is a
+        line; reading them row by row runs across the columns. Table cells with text are short or wrap
+        (several lines per cell), and a table seldom has two columns of full sentences.
+        """
+        by_col: dict[int, list[tuple[bool, float, int]]] = {}
+        for cell, lines, members in self._cells():
+            if cell.colspan != 1 or cell.rowspan != 1:
+                continue
+            width = max(m.bbox.x1 for _, m in members) - min(m.bbox.x0 for _, m in members)
+            by_col.setdefault(cell.col, []).append((len(lines) == 1 and is_running_text(cell.text), width, 0))
+        found: list[int] = []
+        for col, cells in by_col.items():
+            widest = max(width for _, width, _ in cells)
+            running = sum(1 for prose, width, _ in cells if prose and width >= _FULL_LINE * widest)
+            if len(cells) >= _WRAP and running >= _TEXT_COLUMN * len(cells):
+                found.append(col)
+        return found
+
+
+def text_columns(structure: TableStructure) -> list[int]:
+    """The grid's columns of running text read one line per row (see :meth:`_PrintedLines.text_columns`)."""
+    return _PrintedLines(structure).text_columns()
+
+
+def is_running_text(text: str) -> bool:
+    """Words of a sentence: three or more words with letters in them (not "68.3 ± 19.7"), or a run
+    of CJK characters three times as long."""
+    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
+    words = sum(1 for token in text.split() if any(ch.isalpha() for ch in token))
+    return words >= _SENTENCE_WORDS or cjk >= 3 * _SENTENCE_WORDS
+
 
 def _is_value(text: str) -> bool:
     """One short word: a number, a code, a unit."""
@@ -204,6 +246,8 @@ def rejection(shape: GridShape, limits: TableCheckSettings, *, ruled: bool) -> s
         return f"cells_merge_columns({shape.split_cells:.2f})"
     if shape.stacked_rows > limits.max_stacked_rows:
         return f"rows_stacked_in_cells({shape.stacked_rows:.2f})"
+    if shape.text_columns >= 2:
+        return f"columns_of_running_text({shape.text_columns})"
     if shape.misaligned_rows > limits.max_misaligned_rows:
         return f"cells_off_their_rows({shape.misaligned_rows:.2f})"
     if not ruled and shape.aligned_rows < limits.min_aligned_rows:
