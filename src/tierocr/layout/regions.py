@@ -275,9 +275,11 @@ class RegionRecognizer:
         )
 
     def _table_words(self, ctx: RegionContext, box: BBox) -> tuple[list[Word], float | None, Provenance]:
-        """The table's words in crop pixels with their mean confidence: the PDF's own words when
-        available, else OCR."""
-        if ctx.pdf_page is not None and ctx.text_lines and self._layer_lines(ctx, box) is not None:
+        """The table's words in crop pixels with their mean confidence: a born-digital PDF's own words
+        when available, else the text layer's lines, else OCR. A scanned page's OCR layer places its
+        glyphs loosely, and pdfplumber's words there come apart letter by letter ("S i nc e")."""
+        born_digital = ctx.pdf_page is not None and ctx.text_lines and not ctx.check_ink
+        if born_digital and self._layer_lines(ctx, box) is not None:
             words = pdf_words(ctx.pdf_page, box, ctx.dpi)
             if words:
                 return [_shift_word(w, box) for w in words], 1.0, _TEXT_LAYER
