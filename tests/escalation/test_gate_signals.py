@@ -208,3 +208,12 @@ def test_handwritten_block_becomes_a_region_and_printed_one_does_not() -> None:
     settings = Settings(gate=GateSettings(agreement_samples=0, region_handwriting_axis_share=0.3))
     _, raw, regions = PageJudge(settings).measure(page, page_image.convert("RGB"))
     assert regions == {1: "handwriting"} and 0.2 < raw["stroke_axis_share"] < 0.4
+
+
+def test_a_page_in_one_script_nobody_configured_is_not_garbage_but_scattered_scripts_are() -> None:
+    from tierocr.quality.text import garbage_ratio
+
+    assert garbage_ratio("안녕하세요 세계 이것은 한국어 문장입니다", ["en"]) == 0.0  # the router read Korean
+    assert garbage_ratio("مرحبا بالعالم هذا اختبار\u200cها", ["en"]) == 0.0  # Arabic script, Persian ZWNJ
+    assert garbage_ratio("Hello world, a page of text 丁丁丁", ["en"]) > 0.1  # Latin page, stray CJK
+    assert garbage_ratio("ab ж ق ה ש ж ق ה", ["en"]) > 0.5  # letters of four scripts: noise

@@ -77,9 +77,36 @@ def _is_garbage(ch: str, prefixes: tuple[str, ...]) -> bool:
     return not ("\u00a0" <= ch <= "\u00ff" or "\u2100" <= ch <= "\u218f" or "\u2190" <= ch <= "\u21ff")
 
 
+#: A script holding this share of a page's letters is the page's own script, configured or not.
+_DOMINANT_SCRIPT = 0.6
+
+
+def dominant_script(text: str) -> str | None:
+    """The Unicode script (name prefix, e.g. ``HANGUL``, ``ARABIC``) most of the text's letters are in,
+    when one holds :data:`_DOMINANT_SCRIPT` of them; None for mixed or letterless text."""
+    counts: dict[str, int] = {}
+    total = 0
+    for ch in text:
+        if not unicodedata.category(ch).startswith("L"):
+            continue
+        total += 1
+        script = unicodedata.name(ch, "").split(" ", 1)[0]
+        counts[script] = counts.get(script, 0) + 1
+    if not total:
+        return None
+    script, count = max(counts.items(), key=lambda kv: kv[1])
+    return script if count >= _DOMINANT_SCRIPT * total else None
+
+
 def garbage_ratio(text: str, languages: list[str]) -> float:
+    """Share of characters that no page in the configured languages, or in the page's own dominant
+    script, is made of: a page read in a script nobody configured (the engine router found it) is not
+    garbage when it is consistently in that script; letters scattered over several scripts are."""
     prefixes = allowed_prefixes(languages)
-    chars = [c for c in text if not c.isspace()]
+    own = dominant_script(text)
+    if own is not None and not own.startswith(prefixes):
+        prefixes = (*prefixes, own)
+    chars = [c for c in text if not c.isspace() and c != "\u200c"]  # ZWNJ is part of Persian spelling
     if not chars:
         return 0.0
     return sum(_is_garbage(c, prefixes) for c in chars) / len(chars)
