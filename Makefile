@@ -4,9 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= demo-output
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests use: Tesseract and its English, Simplified Chinese and German data; redis-server
-# for the GPU lease tests.
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu redis-server
+# Debian packages the tests use: Tesseract and its English, Simplified Chinese and German data; the data of
+# the scripts RapidOCR cannot read (engine auto sends them to Tesseract); fonts with those scripts' glyphs
+# for the generated test pages; redis-server for the GPU lease tests; chromium for the review page's
+# browser test (Playwright drives it, no download); nginx to check deploy/nginx with `nginx -t`.
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu \
+	tesseract-ocr-ara tesseract-ocr-fas tesseract-ocr-urd tesseract-ocr-heb tesseract-ocr-kor \
+	tesseract-ocr-rus tesseract-ocr-ukr tesseract-ocr-ell tesseract-ocr-hin tesseract-ocr-tha \
+	fonts-noto-core fonts-nanum redis-server chromium nginx
 
 .PHONY: demo test install install-dev install-cuda system-deps lint bench eval clean bench-api
 

@@ -94,7 +94,7 @@ def _run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
     settings = Settings.model_validate(
         {
             "layout": {"enabled": spec["layout"]},
-            "ocr": {"device": spec["device"]},
+            "ocr": {"device": spec["device"], "threads": spec.get("threads", 0)},
             "pipeline": {"workers": spec["workers"], "backend": spec["backend"]},
         }
     )
@@ -168,6 +168,13 @@ def main() -> None:
     parser.add_argument("--sets", default="born_digital,scanned,mixed")
     parser.add_argument("--backends", default="thread,process")
     parser.add_argument("--quick", action="store_true", help="skip the flat-memory checks")
+    parser.add_argument(
+        "--model-threads",
+        type=int,
+        default=0,
+        help="ocr.threads of the N-worker runs (default 0: the cores shared out between workers)",
+    )
+    parser.add_argument("--no-floor", action="store_true", help="skip the text-layer floor")
     parser.add_argument("-o", "--output", type=Path, default=HERE / "results.json")
     args = parser.parse_args()
     if args.child:
@@ -186,7 +193,7 @@ def main() -> None:
         sets = _sets(workdir)
         devices = ["cpu", *(["cuda"] if _cuda_available() else [])]
         plan: list[tuple[str, dict[str, Any]]] = []
-        for workers in (1, n):
+        for workers in () if args.no_floor else (1, n):
             plan.append(
                 (
                     f"floor/born_digital/{workers}/thread/cpu",
@@ -206,7 +213,10 @@ def main() -> None:
                         plan.append(
                             (
                                 f"layout/{set_name}/{n}/{backend}/{device}",
-                                _spec(sets, set_name, n, backend, device, True, workdir),
+                                {
+                                    **_spec(sets, set_name, n, backend, device, True, workdir),
+                                    "threads": args.model_threads,
+                                },
                             )
                         )
         for name, spec in plan:

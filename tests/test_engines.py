@@ -48,3 +48,25 @@ def test_engine_reads_simplified_chinese(settings: Settings, corpus: Path, name:
     truth_chars = {ch for ch in truth if "\u4e00" <= ch <= "\u9fff"}
     found = {ch for ch in text if "\u4e00" <= ch <= "\u9fff"}
     assert len(found & truth_chars) >= 0.5 * len(truth_chars)
+
+
+def test_a_detected_line_running_across_a_gutter_is_split_where_its_words_leave_a_wide_gap() -> None:
+    from tierocr.document import BBox
+    from tierocr.engines.base import OcrLine
+    from tierocr.engines.rapid import split_at_gaps
+
+    def word(text: str, x0: float, x1: float) -> tuple[str, float, list[list[float]]]:
+        return (text, 0.9, [[x0, 10], [x1, 10], [x1, 40], [x0, 40]])
+
+    line = OcrLine("ends here and starts", BBox(x0=0, y0=10, x1=600, y1=40), 0.9)
+    words = [word("ends", 0, 80), word("here", 90, 170), word("and", 260, 320), word("starts", 330, 450)]
+    pieces = split_at_gaps(line, "ends here and starts", words)
+    assert [(p.text, p.bbox.x1) for p in pieces] == [("ends here", 170), ("and starts", 450)]
+    # CJK characters keep the recogniser's spacing (none), and ordinary spaces never split a line.
+    cjk = OcrLine("左栏结束右栏开始", BBox(x0=0, y0=0, x1=400, y1=30), 0.9)
+    chars = [
+        word(c, 30 * k + (80 if k >= 4 else 0), 30 * k + 28 + (80 if k >= 4 else 0))
+        for k, c in enumerate("左栏结束右栏开始")
+    ]
+    assert [p.text for p in split_at_gaps(cjk, "左栏结束右栏开始", chars)] == ["左栏结束", "右栏开始"]
+    assert split_at_gaps(line, "ends here and starts", words[:2]) == [line]

@@ -112,3 +112,14 @@ def test_a_list_of_names_and_long_codes_is_read_row_by_row_not_as_two_text_colum
     sections = order_lines(lines, 1000)
     read = [line.text for section in sections for line in section.lines]
     assert read[:4] == ["GAPDH-F0", "ACGTACGTACGTACGTACGT", "GAPDH-F1", "ACGTACGTACGTACGTACGTA"]
+
+
+def test_cjk_columns_a_narrow_gutter_apart_are_read_one_after_the_other() -> None:
+    text = "这是一段连续的中文正文用于测试分栏阅读顺序"  # 21 characters: a full line of running text
+    lines = []
+    for k in range(12):
+        y = 100 + 16 * k
+        lines.append(Line(text=f"左{k}{text}", bbox=BBox(x0=100, y0=y, x1=265, y1=y + 13)))
+        lines.append(Line(text=f"右{k}{text}", bbox=BBox(x0=271, y0=y, x1=436, y1=y + 13)))  # 6 px apart
+    read = [line.text[:2] for section in order_lines(lines, 992) for line in section.lines]
+    assert read[:3] == ["左0", "左1", "左2"] and read[12] == "右0"

@@ -10,6 +10,8 @@ app = typer.Typer(
     "needed.",
     no_args_is_help=True,
     add_completion=False,
+    # A crash must not print local variables: they can hold API keys and passwords.
+    pretty_exceptions_show_locals=False,
 )
 
 from tierocr.parse_command import parse_command  # noqa: E402
@@ -35,6 +37,11 @@ from tierocr.vlm_server.cli import vlm_serve  # noqa: E402
 
 app.command("vlm-serve")(vlm_serve)
 
+from tierocr.model_servers.cli import launch_app, stop_command  # noqa: E402
+
+app.add_typer(launch_app, name="launch")
+app.command("stop")(stop_command)
+
 from tierocr.evaluation.cli import eval_command  # noqa: E402
 
 app.command("eval")(eval_command)
@@ -42,6 +49,15 @@ app.command("eval")(eval_command)
 from tierocr.server.cli import serve  # noqa: E402
 
 app.command("serve")(serve)
+
+from tierocr.deploy.cli import deploy_app  # noqa: E402
+
+app.add_typer(deploy_app, name="deploy")
+
+from tierocr.index.cli import index_command, search_command  # noqa: E402
+
+app.command("index")(index_command)
+app.command("search")(search_command)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ the API or the evaluation knowing the difference. Provenance says who produced w
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,6 +107,20 @@ class QualityVerdict(BaseModel):
         default_factory=dict, description="Every signal that fired, with its value."
     )
     reasons: list[str] = Field(default_factory=list)
+    probability: float | None = Field(
+        None, description="Calibrated probability that the classical read is bad (calibrated gate only)."
+    )
+    threshold: float | None = Field(None, description="Probability at or above which the page escalates.")
+    scope: Literal["page", "regions"] | None = Field(
+        None, description="What a rejection asks to re-read: the whole page, or only `regions`."
+    )
+    regions: dict[int, str] = Field(
+        default_factory=dict, description="Block index → why that block should be re-read."
+    )
+    measurements: dict[str, float] = Field(
+        default_factory=dict,
+        description="Every raw measurement the gate took, fired or not (the calibration refits from these).",
+    )
 
 
 class PageError(BaseModel):

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from tierocr.config import Settings
 from tierocr.document import BBox, Block, BlockKind, Page, PageError, Provenance, Tier
 from tierocr.engines.vlm import CircuitBreaker, VlmClient, VlmError
+from tierocr.engines.vlm_backends import BackendMemo, backend_control
 from tierocr.engines.vlm_normalize import answer_to_blocks
 from tierocr.engines.vlm_profiles import Task
 from tierocr.gpu.lease import Lease, LeaseError
-from tierocr.quality import PAGE_SIGNALS, assess_page, failing_regions, ink_ratio
+from tierocr.gpu.release import leased_batch
+from tierocr.quality import PAGE_SIGNALS, PageJudge, assess_page, failing_regions
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -88,19 +90,32 @@ def group_regions(page: Page, failing: dict[int, str]) -> tuple[Region, ...]:
     return tuple(regions)
 
 
-def gate_page(page: Page, image: Image.Image | None, settings: Settings) -> Page:
+def gate_page(
+    page: Page, image: Image.Image | None, settings: Settings, judge: PageJudge | None = None
+) -> Page:
     """The page with the gate's verdict on its classical read recorded in ``quality``.
 
     What the pipeline calls after the classical tiers; ``image`` is the page image (None when the page
-    was never rendered, e.g. a usable text layer: then the ink-based signals are skipped).
+    was never rendered, e.g. a usable text layer: then the image-based signals are skipped). ``judge``
+    keeps the gate's model and second engine loaded across pages; without one a fresh one is made.
+    The gate's own time is recorded in ``timings["gate"]``, so its cost beside the classical tier's shows.
     """
-    ink = ink_ratio(image, settings.gate.ink_threshold) if image is not None else None
-    verdict = assess_page(page, settings.gate, languages=settings.ocr.languages, ink_ratio=ink)
-    return page.model_copy(update={"quality": verdict})
+    started = time.perf_counter()
+    try:
+        verdict = (judge or PageJudge(settings)).judge(page, image)
+    except Exception:  # a gate bug must not cost the page: fall back to the threshold rule
+        log.exception("page %d: quality gate failed; threshold verdict used", page.number)
+        verdict = assess_page(page, settings.gate, languages=settings.ocr.languages)
+    timings = {**page.timings, "gate": round(time.perf_counter() - started, 4)}
+    return page.model_copy(update={"quality": verdict, "timings": timings})
 
 
 def plan_escalation(page: Page, settings: Settings) -> EscalationPlan:
-    """Decide from ``vlm.escalate`` and the page's gate verdict (computed here if the pipeline did not)."""
+    """Decide from ``vlm.escalate`` and the page's gate verdict (computed here if the pipeline did not).
+
+    A calibrated verdict says itself whether the page or only some regions need the VLM (``scope``);
+    a threshold verdict is read by its signals: any page-level one sends the whole page.
+    """
     policy = settings.vlm.escalate
     if policy == "never":
         return EscalationPlan("none", "escalation disabled")
@@ -111,9 +126,12 @@ def plan_escalation(page: Page, settings: Settings) -> EscalationPlan:
         return EscalationPlan("none", "quality gate passed")
     fired = ", ".join(f"{k}={v:g}" for k, v in verdict.signals.items())
     reason = f"quality gate failed ({fired})"
-    if PAGE_SIGNALS & verdict.signals.keys() or settings.vlm.max_regions == 0:
+    if settings.vlm.max_regions == 0 or verdict.scope == "page":
         return EscalationPlan("page", reason)
-    failing = failing_regions(page, settings.gate)
+    if verdict.scope is None and PAGE_SIGNALS & verdict.signals.keys():
+        return EscalationPlan("page", reason)
+    failing = verdict.regions if verdict.scope == "regions" else failing_regions(page, settings.gate)
+    failing = {i: why for i, why in failing.items() if 0 <= i < len(page.blocks)}
     regions = group_regions(page, failing)
     if (
         not regions
@@ -271,11 +289,14 @@ async def escalate_pages_async(
     breaker: CircuitBreaker | None = None,
     client: VlmClient | None = None,
     lease: Lease | None = None,
+    backends: BackendMemo | None = None,
 ) -> list[Page]:
     """All pages of a batch, in order, escalated where their plan says so, concurrently.
 
     With ``lease`` the batch holds the GPU lease while its requests are in flight, so OCR-VL work on a
-    card shared with an LLM never runs beside it; a lease that cannot be had keeps the classical pages.
+    card shared with an LLM never runs beside it, and the server lets the model go (unload, sleep) before
+    the lease is given back (`tierocr.gpu.release`); a lease that cannot be had, or a server that cannot
+    be woken, keeps the classical pages. ``backends`` remembers detected server kinds across batches.
     """
     plans = [plan_escalation(page, settings) for page, _ in items]
     if all(p.mode == "none" for p in plans):
@@ -297,9 +318,12 @@ async def escalate_pages_async(
             results = await asyncio.gather(*jobs, return_exceptions=True)
         else:
             try:
-                async with lease.acquire():
+                control = await backend_control(vlm.http, vlm.settings, memo=backends)
+                async with leased_batch(
+                    lease, control, settings.gpu, url=vlm.settings.url or "", model=vlm.settings.model
+                ):
                     results = await asyncio.gather(*jobs, return_exceptions=True)
-            except LeaseError as exc:
+            except (LeaseError, VlmError) as exc:
                 for job in jobs:
                     job.close()
                 return [
@@ -340,13 +364,18 @@ class Escalator:
         self.settings = settings
         self.breaker = CircuitBreaker(settings.vlm.breaker_threshold, settings.vlm.breaker_cooldown)
         self.lease: Lease | None = None
+        self.backends = BackendMemo()
         if settings.vlm.use_lease:
             from tierocr.gpu import create_lease
 
             self.lease = create_lease(None, settings.gpu)
 
     def escalate_pages(self, items: Sequence[tuple[Page, Image.Image]]) -> list[Page]:
-        return _run_sync(escalate_pages_async(items, self.settings, breaker=self.breaker, lease=self.lease))
+        return _run_sync(
+            escalate_pages_async(
+                items, self.settings, breaker=self.breaker, lease=self.lease, backends=self.backends
+            )
+        )
 
 
 def escalate_pages(

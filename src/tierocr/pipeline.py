@@ -39,6 +39,7 @@ from tierocr.layout.separators import find_separators
 from tierocr.parallel import PageDone, PageRunner, RunEvent, Source, document_header
 from tierocr.parallel.processes import ProcessPages
 from tierocr.parallel.sizing import model_threads, page_workers, pages_in_flight
+from tierocr.quality import PageJudge
 
 if TYPE_CHECKING:
     from tierocr.layout.parser import LayoutParser
@@ -95,13 +96,14 @@ class Pipeline:
         self.device = resolve_device(settings.ocr.device)
         self._engine = engine
         self._orientation = (
-            OrientationFixer(settings.ocr.rotation_min_confidence, self.device, threads)
+            OrientationFixer(settings.ocr.rotation_min_confidence, settings.ocr.threads, self.device)
             if settings.ocr.fix_rotation
             else None
         )
         self._layout: LayoutParser | None = None
         self._layout_tried = False
         self._escalator: Escalator | None = None
+        self._judge: PageJudge | None = None
         # Page workers reach for the models at the same moment: each is built once, under this lock.
         self._init_lock = threading.RLock()
         self._processes: ProcessPages | None = None
@@ -125,6 +127,15 @@ class Pipeline:
                     self._layout = try_create_layout_parser(self.settings, self.engine)
                     self._layout_tried = True
         return self._layout
+
+    @property
+    def judge(self) -> PageJudge:
+        """The quality gate; it keeps its model and second engine loaded across pages."""
+        if self._judge is None:
+            with self._init_lock:
+                if self._judge is None:
+                    self._judge = PageJudge(self.settings)
+        return self._judge
 
     @property
     def escalating(self) -> bool:
@@ -225,7 +236,7 @@ class Pipeline:
         started = time.perf_counter()
         image = self._read_image(page, image.convert("RGB"))
         page.timings["total"] = round(time.perf_counter() - started, 4)
-        return self.escalate([(gate_page(page, image, self.settings), image)])[0]
+        return self.escalate([(gate_page(page, image, self.settings, self.judge), image)])[0]
 
     def classical_page(
         self, page_input: PageInput, source_path: Path | None = None, *, pdf_pages: PdfPages | None = None
@@ -274,7 +285,7 @@ class Pipeline:
             return page, image
         if image is None and self.settings.vlm.escalate == "always" and self.escalating:
             image = page_input.image
-        return gate_page(page, image, self.settings), image
+        return gate_page(page, image, self.settings, self.judge), image
 
     def escalate(self, items: list[tuple[Page, Image.Image | None]]) -> list[Page]:
         """Pages whose gate verdict (or ``vlm.escalate``) calls for it, re-read by the VLM together."""

@@ -63,7 +63,7 @@ def test_pdfplumber_reads_vector_grid_with_spans(tmp_path: Path) -> None:
 
 
 def test_recognize_table_prefers_the_pdf_grid_and_shifts_it_into_the_crop(tmp_path: Path) -> None:
-    from PIL import Image
+    import pypdfium2
 
     pdf = tmp_path / "table.pdf"
     _born_digital_table(pdf)
@@ -71,7 +71,9 @@ def test_recognize_table_prefers_the_pdf_grid_and_shifts_it_into_the_crop(tmp_pa
     assert structure is not None
     top = min(c.bbox.y0 for c in structure.cells)
     region = BBox(x0=100, y0=top - 10, x1=1000, y1=top + 300)
-    crop = Image.new("RGB", (900, 310), "white")  # blank: only the PDF can supply the table
+    # The rendered crop shows a fully ruled grid, so the PDF's own lines are read before any model.
+    page = pypdfium2.PdfDocument(str(pdf))[0].render(scale=DPI / 72).to_pil()
+    crop = page.crop((int(region.x0), int(region.y0), int(region.x1), int(region.y1)))
     found = recognize_table(crop, [], pdf_page=PdfPageRef(pdf, 0), region=region, dpi=DPI)
     assert found is not None and found.backend == "pdfplumber"
     assert min(c.bbox.y0 for c in found.cells) == pytest.approx(10, abs=1)

@@ -1,12 +1,12 @@
-"""Detector labels corrected by page evidence: big 'headers' are titles, prose 'tables' are text."""
+"""Detector labels corrected by page evidence: big 'headers' are titles (prose 'tables' are text: see
+test_layoutmode_table_plausibility.py)."""
 
 from __future__ import annotations
 
-from tierocr.document import BBox, Block, BlockKind, Provenance, Tier
+from tierocr.document import BBox
 from tierocr.layout.detector import Region
 from tierocr.layout.parser import _titles_not_headers
 from tierocr.layout.reading_order import Line
-from tierocr.layout.regions import _prose_grid
 
 
 def _line(y: float, h: float) -> Line:
@@ -23,21 +23,3 @@ def test_large_header_becomes_title_small_one_stays() -> None:
     owners = [0, 1, *([2] * 10)]
     labels = [r.label for r in _titles_not_headers(regions, owners, lines)]
     assert labels == ["title", "header", "text"]
-
-
-def _table(cols: int, cell: str, rows: int = 3) -> Block:
-    text = "\n".join(" | ".join([cell] * cols) for _ in range(rows))
-    return Block(
-        kind=BlockKind.TABLE,
-        text=text,
-        html="<table></table>",
-        provenance=Provenance(tier=Tier.OCR, engine="t"),
-        attributes={"cols": cols},
-    )
-
-
-def test_prose_grid_is_text_but_real_tables_stay() -> None:
-    sentence = "This is a long sentence of running prose that a detector mistook for a table cell."
-    assert _prose_grid(_table(2, sentence))
-    assert not _prose_grid(_table(2, "12.5"))
-    assert not _prose_grid(_table(6, sentence))

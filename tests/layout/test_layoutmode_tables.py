@@ -4,7 +4,7 @@ import pytest
 from layoutmode_helpers import box, font
 from PIL import Image, ImageDraw
 
-from tierocr.layout.tables import recognize_table
+from tierocr.layout.tables import recognize_table, table_candidates
 from tierocr.layout.tables.grid import TableStructure, Word, structure_from_cell_boxes
 from tierocr.layout.tables.image import img2table_structure, word_grid_structure
 
@@ -84,10 +84,12 @@ def test_cell_boxes_give_spans_and_html_escapes_text() -> None:
     assert '<td colspan="2">a&lt;b</td>' in filled.to_html()
 
 
-def test_recognize_table_falls_back_to_the_word_grid_without_rules() -> None:
+def test_auto_offers_the_word_grid_last_when_there_are_no_rules() -> None:
     pytest.importorskip("img2table")
     blank = Image.new("RGB", (300, 100), "white")
     words = [Word("a", box(0, 0, 20, 20)), Word("b", box(200, 0, 220, 20)), Word("c", box(0, 50, 20, 70))]
-    structure = recognize_table(blank, words, backend="auto")
-    assert structure is not None and structure.backend == "word_grid"
-    assert structure.text_rows == [["a", "b"], ["c", ""]]
+    candidates = list(table_candidates(blank, words, backend="auto"))
+    assert [c.backend for c in candidates][-1] == "word_grid"
+    assert "img2table" not in [c.backend for c in candidates]  # no rules, no img2table grid
+    assert candidates[-1].text_rows == [["a", "b"], ["c", ""]]
+    assert recognize_table(blank, words, backend="word_grid").text_rows == [["a", "b"], ["c", ""]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from layoutmode_helpers import ScriptedDetector, ScriptedEngine, box
 from PIL import Image
 
@@ -33,17 +35,19 @@ LINES = [OcrLine(f"row{r} cell{c}", box(110 + 200 * c, 110 + 40 * r, 250 + 200 *
 
 
 def test_a_table_whose_builder_drops_words_falls_back_to_its_lines(monkeypatch) -> None:
-    settings = Settings.model_validate({"layout": {"enabled": True}})
+    # The table builders' own check would refuse this grid first; with it off, the page-level word check
+    # is the one that must catch it.
+    settings = Settings.model_validate({"layout": {"enabled": True, "table_check": {"enabled": False}}})
     detector = ScriptedDetector([Region("table", 0.9, box(100, 100, 500, 280))])
     parser = LayoutParser(settings, ScriptedEngine(LINES), detector)
 
-    def lossy(*args: object, **kwargs: object) -> TableStructure:
+    def lossy(*args: object, **kwargs: object) -> Iterator[TableStructure]:
         from tierocr.layout.tables.grid import GridCell
 
         cells = [GridCell(row=0, col=0, bbox=box(0, 0, 100, 30), text="row0 cell0")]
-        return TableStructure(n_rows=2, n_cols=2, cells=cells, backend="lossy")
+        yield TableStructure(n_rows=2, n_cols=2, cells=cells, backend="lossy")
 
-    monkeypatch.setattr("tierocr.layout.regions.recognize_table", lossy)
+    monkeypatch.setattr("tierocr.layout.regions.table_candidates", lossy)
     page = parser.parse_page(Image.new("RGB", (1000, 800), "white"), number=1, dpi=100)
     (block,) = page.blocks
     assert block.kind is BlockKind.TEXT and block.html is None

@@ -22,6 +22,8 @@ from pydantic_settings import (
 )
 
 from tierocr.config.core import EvalSettings, InputSettings, OcrSettings, RenderSettings, TextLayerSettings
+from tierocr.config.deploy import DeploySettings
+from tierocr.config.index import IndexSettings
 from tierocr.config.layout import LayoutSettings
 from tierocr.config.pipeline import PipelineSettings
 from tierocr.config.services import GpuSettings, ServerSettings, VlmServerSettings
@@ -31,9 +33,11 @@ from tierocr.errors import ConfigError
 
 __all__ = [
     "ConfigError",
+    "DeploySettings",
     "EvalSettings",
     "GateSettings",
     "GpuSettings",
+    "IndexSettings",
     "InputSettings",
     "LayoutSettings",
     "OcrSettings",
@@ -70,6 +74,8 @@ class Settings(BaseSettings):
     eval: EvalSettings = Field(default_factory=EvalSettings)
     vlm_server: VlmServerSettings = Field(default_factory=VlmServerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     data_dir: Path = Field(Path.home() / ".local" / "share" / "tierocr", description="Jobs, caches, results.")
 
     @classmethod

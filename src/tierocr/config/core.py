@@ -49,9 +49,15 @@ class TextLayerSettings(BaseModel):
 class OcrSettings(BaseModel):
     """The classical OCR tier."""
 
-    engine: str = Field("rapidocr", description="Classical OCR engine name (see `tierocr engines`).")
+    engine: str = Field(
+        "auto",
+        description="Classical OCR engine name (see `tierocr engines`); auto: RapidOCR for Latin, Chinese "
+        "and Japanese, Tesseract for the scripts RapidOCR cannot read.",
+    )
     languages: list[str] = Field(
-        default_factory=lambda: ["en"], description="Language codes, e.g. en, ch_sim."
+        default_factory=lambda: ["en"],
+        description="Language codes, e.g. en, ch_sim, ar, fa, ko, ru. With engine auto, a language RapidOCR "
+        "cannot read sends pages to Tesseract without script detection.",
     )
     fix_rotation: bool = Field(True, description="Detect and undo whole-page rotation before OCR.")
     rotation_min_confidence: float = Field(

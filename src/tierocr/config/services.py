@@ -32,6 +32,25 @@ class GpuSettings(BaseModel):
     resident: bool = Field(
         False, description="Keep the OCR-VL model loaded between batches; false unloads it after each batch."
     )
+    release_margin_mb: int = Field(
+        512,
+        ge=0,
+        description="After a release the card may use this much more memory than before the load; beyond "
+        "it a warning names the process still holding memory (NVML).",
+    )
+    max_memory_fraction: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="`tierocr launch` refuses servers whose memory fractions add up past this share of "
+        "the card.",
+    )
+    launch_timeout_s: float = Field(
+        900.0, gt=0, description="How long `tierocr launch` waits for a server's health endpoint."
+    )
+    stop_grace_s: float = Field(
+        20.0, gt=0, description="`tierocr stop`: how long processes get after SIGTERM before SIGKILL."
+    )
     guard_host: str = Field("127.0.0.1", description="Address the guard proxy listens on.")
     guard_port: int = Field(8090, ge=1, le=65535, description="Port the guard proxy listens on.")
     guard_upstream: str | None = Field(None, description="The LLM server behind the guard, e.g. Ollama's.")
@@ -169,6 +188,15 @@ class ServerSettings(BaseModel):
     health_timeout_s: float = Field(2.0, gt=0, description="How long /health waits for the VLM endpoint.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins CORS allows; none by default.")
     log_level: str = Field("info", description="uvicorn's log level.")
+    web_ui: bool = Field(
+        True, description="Serve the review page at / (static files only; its API calls still need the key)."
+    )
+    page_image_max_px: int = Field(
+        1600,
+        ge=256,
+        le=4096,
+        description="Longest side of the page images a stream sends when asked (`page_images`), as JPEG.",
+    )
 
     @field_validator("api_key")
     @classmethod

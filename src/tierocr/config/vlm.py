@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
@@ -30,6 +31,26 @@ class VlmSettings(BaseModel):
         False,
         description="Hold the GPU lease (section gpu) while escalation requests are in flight: for a VLM "
         "endpoint on a card shared with an LLM.",
+    )
+    backend: Literal["auto", "tierocr", "ollama", "vllm", "openai"] = Field(
+        "auto",
+        description="The server behind `url`, for giving the GPU back after each leased batch: tierocr "
+        "(vlm-serve: unload), ollama (unload with keep_alive 0, checked in /api/ps), vllm (sleep mode: "
+        "/sleep and /wake_up, checked in /is_sleeping), openai (cannot release: reported as resident); "
+        "auto: detected from the endpoint.",
+    )
+    sleep_level: int = Field(
+        1,
+        ge=1,
+        le=2,
+        description="vLLM sleep level after a batch: 1 moves the weights to CPU RAM (fast wake), 2 drops "
+        "them (reloaded from disk at the next wake, for hosts short of RAM).",
+    )
+    release_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Longest wait for the server to report the model gone (or awake) before the release "
+        "(or wake) is reported as failed.",
     )
     timeout: float = Field(
         180.0,
@@ -72,7 +93,60 @@ class VlmSettings(BaseModel):
 
 
 class GateSettings(BaseModel):
-    """Thresholds of the quality gate: a page fails when any signal crosses its threshold."""
+    """The quality gate: a calibrated model over cheap signals, with per-signal thresholds as floors.
+
+    ``mode = "calibrated"``: a page escalates when the model's probability that its classical read is bad
+    reaches the operating point's threshold, or when a hard-floor signal fires. ``mode = "thresholds"``:
+    a page fails when any signal crosses its threshold (the gate before calibration).
+    """
+
+    mode: Literal["calibrated", "thresholds"] = Field(
+        "calibrated", description="calibrated: the fitted model decides; thresholds: any signal fails a page."
+    )
+    model_path: Path | None = Field(
+        None, description="Gate model JSON (from `tierocr eval gate-fit`); unset: the one in the package."
+    )
+    target_recall: float = Field(
+        0.9, gt=0, le=1, description="Operating point: the share of bad pages to catch (out-of-sample curve)."
+    )
+    escalation_budget: float | None = Field(
+        None, gt=0, le=1, description="Operating point instead: the share of pages that may escalate."
+    )
+    hard_floors: list[str] = Field(
+        default_factory=lambda: [
+            "near_empty",
+            "ink_per_char",
+            "mojibake",
+            "repetition",
+            "table_without_html",
+            "formula_without_latex",
+        ],
+        description="Threshold signals that always escalate, whatever the model says.",
+    )
+    agreement_samples: int = Field(
+        4, ge=0, description="Text regions read a second time by the other engine (0: no second read)."
+    )
+    agreement_text_layer_samples: int = Field(
+        2, ge=0, description="Regions read a second time on a page taken mostly from its text layer."
+    )
+    agreement_table_samples: int = Field(
+        2, ge=0, description="Table regions read a second time as plain lines."
+    )
+    agreement_min_chars: int = Field(
+        12, ge=1, description="Shorter regions are not sampled for a second read."
+    )
+    agreement_max_pixels: int = Field(
+        300_000, ge=10_000, description="A larger crop is cut to its top band before the second read."
+    )
+    region_agreement_distance: float = Field(
+        0.5, ge=0, le=1, description="A sampled region whose two reads differ this much is a failing region."
+    )
+    region_table_doubt: float = Field(
+        0.5, ge=0, le=1, description="A table whose grid doubt reaches this is a failing region."
+    )
+    region_handwriting_axis_share: float = Field(
+        0.16, ge=0, le=1, description="A text block whose ink runs this little along the axes is handwritten."
+    )
 
     min_ink_ratio: float = Field(
         0.002, ge=0, le=1, description="Pages with less dark-pixel share than this are blank."

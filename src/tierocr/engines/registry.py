@@ -16,6 +16,7 @@ from tierocr.errors import EngineUnavailableError
 #: name -> "module:factory"; each factory takes OcrSettings and returns an OcrEngine.
 _FACTORIES = MappingProxyType(
     {
+        "auto": "tierocr.engines.router:ScriptRouter",
         "rapidocr": "tierocr.engines.rapid:RapidOcrEngine",
         "tesseract": "tierocr.engines.tesseract:TesseractEngine",
     }

@@ -199,6 +199,11 @@ class VlmClient:
         )
 
     @property
+    def http(self) -> httpx.AsyncClient:
+        """The pooled HTTP client, also for the server's control calls (same auth headers, same pool)."""
+        return self._http
+
+    @property
     def engine_name(self) -> str:
         """Provenance engine of blocks this client produced, e.g. ``vlm:zai-org/GLM-OCR``."""
         return f"vlm:{self.settings.model}"

@@ -12,10 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tierocr.cli_settings import settings_or_exit
 from tierocr.document import Document
 from tierocr.engines import available_engines
+from tierocr.quality.model import packaged_model_path
 
 if TYPE_CHECKING:
     from tierocr.config import Settings
     from tierocr.evaluation.corpus import ManifestRow
+    from tierocr.evaluation.gate import GateCalibration
     from tierocr.evaluation.systems import SystemFn
 
 #: Manifest language codes to the OCR language codes a user would configure for such a document.
@@ -48,11 +50,43 @@ def build_systems(
     return systems
 
 
+def analyse_gate(
+    calibration: GateCalibration,
+    settings: Settings,
+    report_dir: Path,
+    console: Console,
+    out: Console,
+    *,
+    install: Path | None,
+) -> None:
+    """Fit the calibrated gate on a calibration (seconds: no OCR), report its curves, and with
+    ``install`` write the refitted model file there."""
+    from tierocr.evaluation.gate_curves import fit_gate
+    from tierocr.evaluation.gate_report import fit_markdown, plot_curves, print_fit
+
+    target = settings.gate.target_recall
+    try:
+        result = fit_gate(calibration, settings.gate.hard_floors, target_recall=target)
+    except ValueError as exc:
+        console.print(f"[yellow]gate not fitted:[/yellow] {exc}")
+        return
+    print_fit(result, calibration, target, out)
+    (report_dir / "gate_fit.md").write_text(fit_markdown(result, calibration, target), encoding="utf-8")
+    result.model.save(report_dir / "gate_model.json")
+    try:
+        png = plot_curves(result, report_dir / "gate_curve.png", target)
+        console.print(f"wrote {report_dir / 'gate_fit.md'}, {report_dir / 'gate_model.json'} and {png}")
+    except ImportError:
+        console.print("[yellow]no curve PNG: matplotlib is missing (pip install 'tierocr\\[eval]')[/yellow]")
+    if install is not None:
+        console.print(f"installed the refitted gate model: {result.model.save(install)}")
+
+
 def eval_command(
     corpus_dir: Annotated[
-        Path,
+        Path | None,
         typer.Argument(help="Folder with manifest.tsv.", exists=True, file_okay=False, resolve_path=True),
-    ],
+    ] = None,
     engine: Annotated[str | None, typer.Option("--engine", help="Classical OCR engine for tierocr.")] = None,
     baseline: Annotated[
         bool,
@@ -74,6 +108,27 @@ def eval_command(
             "--gate", help="Calibrate the quality gate: its verdicts beside each document's real error."
         ),
     ] = False,
+    fit: Annotated[
+        bool,
+        typer.Option(
+            "--fit",
+            help="With --gate: refit the calibrated gate and write its model file (see --model-out).",
+        ),
+    ] = False,
+    from_report: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-report",
+            help="Calibrate from this report folder's gate.json instead of running the corpus (no OCR).",
+            exists=True,
+            file_okay=False,
+            resolve_path=True,
+        ),
+    ] = None,
+    model_out: Annotated[
+        Path | None,
+        typer.Option("--model-out", help="Where --fit writes the model (default: the package's own file)."),
+    ] = None,
     row_languages: Annotated[
         bool,
         typer.Option(
@@ -86,7 +141,13 @@ def eval_command(
     console = Console(stderr=True)
     try:
         from tierocr.evaluation.corpus import read_manifest, select_rows
-        from tierocr.evaluation.gate import calibrate, print_gate, recording, write_gate_report
+        from tierocr.evaluation.gate import (
+            GateCalibration,
+            calibrate,
+            print_gate,
+            recording,
+            write_gate_report,
+        )
         from tierocr.evaluation.models import RowResult
         from tierocr.evaluation.report import print_summary, write_report
         from tierocr.evaluation.runner import evaluate_corpus
@@ -96,6 +157,23 @@ def eval_command(
         )
         raise typer.Exit(code=2) from exc
     settings = settings_or_exit(config, ocr={"engine": engine})
+    install = (model_out or packaged_model_path()) if fit else None
+    out = Console()
+    if from_report is not None:
+        saved = from_report / "gate.json"
+        try:
+            calibration = GateCalibration.model_validate_json(saved.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {saved}: not a gate report (run `tierocr eval --gate`): {exc}")
+            raise typer.Exit(code=2) from exc
+        target_dir = output or from_report
+        target_dir.mkdir(parents=True, exist_ok=True)
+        print_gate(calibration, out if out.is_terminal else Console(width=160))
+        analyse_gate(calibration, settings, target_dir, console, out, install=install)
+        return
+    if corpus_dir is None:
+        console.print("[red]error:[/red] give the corpus folder (or --from-report with a gate report)")
+        raise typer.Exit(code=2)
     unknown = {settings.ocr.engine, *(settings.eval.baseline_engines if baseline else [])} - set(
         available_engines()
     )
@@ -109,7 +187,7 @@ def eval_command(
         raise typer.Exit(code=1)
     documents: dict[Path, Document] = {}
     systems = build_systems(settings, rows, baseline=baseline, layout=layout, row_languages=row_languages)
-    if gate:
+    if gate or fit:
         systems[0] = recording(systems[0], documents)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -132,11 +210,11 @@ def eval_command(
             progress=advance,
         )
     md_path, json_path = write_report(report, report_dir)
-    out = Console()
     print_summary(report, out if out.is_terminal else Console(width=160))  # no wrapping in logs
     console.print(f"wrote {md_path} and {json_path}")
-    if gate:
+    if gate or fit:
         by_id = {row.id: documents[row.file] for row in rows if row.file in documents}
         calibration = calibrate(report, by_id, system="tierocr")
         print_gate(calibration, out if out.is_terminal else Console(width=160))
         console.print(f"wrote {write_gate_report(calibration, report_dir)}")
+        analyse_gate(calibration, settings, report_dir, console, out, install=install)

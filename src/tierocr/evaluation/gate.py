@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
 
-from tierocr.document import Document
+from tierocr.document import Document, Page
 from tierocr.evaluation.corpus import Metric
 from tierocr.evaluation.models import EvalReport, RowResult
 from tierocr.evaluation.systems import SystemFn
@@ -28,10 +28,20 @@ class GatePage(BaseModel):
     page: int
     accepted: bool
     signals: dict[str, float] = Field(default_factory=dict)
+    probability: float | None = None
+    scope: str | None = Field(None, description="page or regions, when rejected.")
+    regions: int = Field(0, description="Regions the gate asks to re-read (scope regions).")
+    escalated_area: float = Field(0.0, description="Share of the page's pixels sent to the VLM.")
+    measurements: dict[str, float] = Field(
+        default_factory=dict, description="Every raw signal value: what `gate-fit` refits from."
+    )
+    seconds_gate: float | None = None
+    seconds_classical: float | None = None
 
 
 class GateRow(BaseModel):
     id: str
+    source: str = ""
     content: str
     metric: Metric
     score: float | None
@@ -49,6 +59,9 @@ class GateGroup(BaseModel):
     precision: float | None
     pages: int
     escalation_rate: float
+    whole_pages: int = Field(0, description="Pages sent to the VLM whole.")
+    regions: int = Field(0, description="Regions sent to the VLM from pages escalated by region.")
+    pixel_share: float = Field(0.0, description="Share of all pages' pixels sent to the VLM.")
 
 
 class GateCalibration(BaseModel):
@@ -73,6 +86,7 @@ def _group(name: str, rows: list[GateRow]) -> GateGroup:
     flagged = [r for r in rows if r.flagged]
     hit = sum(1 for r in bad if r.flagged)
     pages = [p for r in rows for p in r.pages]
+    rejected = [p for p in pages if not p.accepted]
     return GateGroup(
         group=name,
         documents=len(rows),
@@ -81,7 +95,40 @@ def _group(name: str, rows: list[GateRow]) -> GateGroup:
         recall=hit / len(bad) if bad else None,
         precision=hit / len(flagged) if flagged else None,
         pages=len(pages),
-        escalation_rate=sum(not p.accepted for p in pages) / len(pages) if pages else 0.0,
+        escalation_rate=len(rejected) / len(pages) if pages else 0.0,
+        whole_pages=sum(1 for p in rejected if p.scope != "regions"),
+        regions=sum(p.regions for p in rejected if p.scope == "regions"),
+        pixel_share=sum(p.escalated_area for p in pages) / len(pages) if pages else 0.0,
+    )
+
+
+def escalated_area(page: Page) -> float:
+    """Share of the page's pixels the gate's verdict would send to the VLM (regions' union, or 1)."""
+    verdict = page.quality
+    if verdict is None or verdict.accepted:
+        return 0.0
+    boxes = [page.blocks[i].bbox for i in verdict.regions if 0 <= i < len(page.blocks)]
+    if verdict.scope != "regions" or not boxes or any(b is None for b in boxes):
+        return 1.0
+    area = page.width * page.height
+    return min(1.0, sum(b.area for b in boxes if b is not None) / area) if area > 0 else 1.0
+
+
+def gate_page_record(page: Page) -> GatePage:
+    verdict = page.quality
+    if verdict is None:
+        return GatePage(page=page.number, accepted=False, signals={"no_verdict": 1.0}, escalated_area=1.0)
+    return GatePage(
+        page=page.number,
+        accepted=verdict.accepted,
+        signals=verdict.signals,
+        probability=verdict.probability,
+        scope=verdict.scope if not verdict.accepted else None,
+        regions=len(verdict.regions) if not verdict.accepted else 0,
+        escalated_area=round(escalated_area(page), 4),
+        measurements=verdict.measurements,
+        seconds_gate=page.timings.get("gate"),
+        seconds_classical=page.timings.get("total"),
     )
 
 
@@ -93,15 +140,11 @@ def calibrate(report: EvalReport, documents: dict[str, Document], system: str = 
         document = documents.get(row.id)
         if result is None or document is None:
             continue
-        pages = [
-            GatePage(page=p.number, accepted=p.quality.accepted, signals=p.quality.signals)
-            if p.quality is not None
-            else GatePage(page=p.number, accepted=False, signals={"no_verdict": 1.0})
-            for p in document.pages
-        ]
+        pages = [gate_page_record(p) for p in document.pages]
         rows.append(
             GateRow(
                 id=row.id,
+                source=row.source,
                 content=row.content,
                 metric=row.metric,
                 score=result.score,
@@ -143,13 +186,14 @@ def write_gate_report(calibration: GateCalibration, report_dir: Path) -> Path:
         f"System `{calibration.system}`. Bad: NED > {calibration.bad_ned_threshold}, any failed olmOCR test,"
         f" or TEDS < {TEDS_BAR}. Flagged: the gate rejects a page.",
         "",
-        "| group | documents | bad | flagged | recall | precision | pages | escalation rate |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| group | documents | bad | flagged | recall | precision | pages | escalation rate | whole pages "
+        "| regions | pixel share |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for g in calibration.groups:
         lines.append(
             f"| {g.group} | {g.documents} | {g.bad} | {g.flagged} | {_fmt(g.recall)} | {_fmt(g.precision)} "
-            f"| {g.pages} | {g.escalation_rate:.2f} |"
+            f"| {g.pages} | {g.escalation_rate:.2f} | {g.whole_pages} | {g.regions} | {g.pixel_share:.2f} |"
         )
     lines += ["", "## Documents", "", "| id | metric | score | bad | flagged | signals |"]
     lines.append("| --- | --- | --- | --- | --- | --- |")
@@ -166,7 +210,19 @@ def write_gate_report(calibration: GateCalibration, report_dir: Path) -> Path:
 
 def print_gate(calibration: GateCalibration, console: Console) -> None:
     table = Table(title="quality gate: escalation vs real errors")
-    for column in ("group", "docs", "bad", "flagged", "recall", "precision", "pages", "escalation"):
+    columns = (
+        "group",
+        "docs",
+        "bad",
+        "flagged",
+        "recall",
+        "precision",
+        "pages",
+        "escalation",
+        "whole",
+        "regions",
+    )
+    for column in (*columns, "pixels"):
         table.add_column(column, justify="left" if column == "group" else "right")
     for g in calibration.groups:
         table.add_row(
@@ -178,5 +234,8 @@ def print_gate(calibration: GateCalibration, console: Console) -> None:
             _fmt(g.precision),
             str(g.pages),
             f"{g.escalation_rate:.2f}",
+            str(g.whole_pages),
+            str(g.regions),
+            f"{g.pixel_share:.2f}",
         )
     console.print(table)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from tierocr.config import Settings
+    from tierocr.gpu.release import ReleaseRecord
 
 gpu_app = typer.Typer(
     help="The GPU lease that keeps OCR-VL work and an LLM off a shared card at the same time.",
@@ -23,12 +28,15 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     config: Path | None = _CONFIG,
 ) -> None:
-    """Show who holds the lease, its fencing token and who is queued, in service order."""
+    """Show who holds the lease, its fencing token and who is queued, in service order; the OCR-VL
+    server's release plan ("resident: cannot release" for a plain OpenAI endpoint) and the last batch's
+    release with its GPU memory figures."""
     from rich.console import Console
     from rich.table import Table
 
     from tierocr.cli_settings import settings_or_exit
     from tierocr.gpu.lease import LeaseError, create_lease
+    from tierocr.gpu.release import CANNOT_RELEASE, read_record, record_path
 
     settings = settings_or_exit(config)
     try:
@@ -41,8 +49,11 @@ def status(
     except Exception as exc:  # e.g. redis.ConnectionError: say where, not a traceback
         typer.echo(f"error: cannot read lease {lease or settings.gpu.lease}: {exc}", err=True)
         raise typer.Exit(2) from exc
+    vlm = _describe_vlm(settings)
+    record = read_record(record_path(settings.gpu, state.name))
     if as_json:
-        typer.echo(json.dumps(state.to_dict(), indent=2))
+        extra = {"vlm": vlm, "last_release": record.to_dict() if record is not None else None}
+        typer.echo(json.dumps({**state.to_dict(), **extra}, indent=2))
         return
     console = Console()
     console.print(
@@ -60,11 +71,52 @@ def status(
         )
     if not state.waiters:
         console.print("queue: empty")
-        return
-    table = Table("#", "owner", "priority", "waiting")
-    for i, w in enumerate(state.waiters, 1):
-        table.add_row(str(i), w.owner, str(w.priority), f"{now - w.since:.1f}s")
-    console.print(table)
+    else:
+        table = Table("#", "owner", "priority", "waiting")
+        for i, w in enumerate(state.waiters, 1):
+            table.add_row(str(i), w.owner, str(w.priority), f"{now - w.since:.1f}s")
+        console.print(table)
+    if vlm is not None:
+        plan = vlm["release"]
+        style = "red" if plan == CANNOT_RELEASE else "green"
+        line = f"OCR-VL server: {vlm['backend']} at {vlm['url']}: [{style}]{plan}[/]"
+        console.print(line, highlight=False, soft_wrap=True)
+    if record is not None:
+        console.print(_release_line(record, now), highlight=False, soft_wrap=True, markup=False)
+
+
+def _describe_vlm(settings: Settings) -> dict[str, Any] | None:
+    """The configured VLM endpoint's kind and release plan; None when no endpoint is configured."""
+    import asyncio
+
+    import httpx
+
+    from tierocr.engines.vlm_backends import describe_backend
+
+    vlm = settings.vlm
+    if not vlm.url:
+        return None
+    quick = vlm.model_copy(update={"connect_timeout": 2.0, "release_timeout_s": 2.0})
+    headers = {"Authorization": f"Bearer {vlm.api_key.get_secret_value()}"} if vlm.api_key else {}
+
+    async def describe() -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=2.0, trust_env=False, headers=headers) as client:
+            return await describe_backend(client, quick)
+
+    from tierocr.gpu.release import public_url
+
+    return {"url": public_url(vlm.url), **asyncio.run(describe())}
+
+
+def _release_line(record: ReleaseRecord, now: float) -> str:
+    ago = now - record.finished
+    head = f"last release ({ago:.0f}s ago, {record.backend}"
+    head += f", {record.action})" if record.action and record.action != "none" else ")"
+    detail = f" - {record.detail}" if record.detail and record.status != "released" else ""
+    line = f"{head}: {record.status}{detail}\n  {record.memory_line()}"
+    if record.holders:
+        line += f"\n  still holding memory: {record.holders_text()}"
+    return line
 
 
 @gpu_app.command("guard")

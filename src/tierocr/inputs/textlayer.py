@@ -8,6 +8,7 @@ for that decision are gathered here; the decision itself is :func:`is_usable`.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -17,6 +18,8 @@ from tierocr.config import TextLayerSettings
 from tierocr.document import BBox
 from tierocr.inputs.base import TextLayer, TextLine
 from tierocr.inputs.pdfium_lock import pdfium_locked, render
+
+_Box = tuple[float, float, float, float]
 
 #: Resolution of the ink map used for the coverage check: enough to see text, cheap to render.
 _INK_DPI = 50
@@ -32,16 +35,43 @@ def is_bad_char(ch: str) -> bool:
     return cat == "Cc" and ch not in "\t\n\r"
 
 
-def extract_text_layer(page: pdfium.PdfPage, scale: float, page_height_pt: float) -> TextLayer:
-    """Lines of the page's text with boxes in pixels at ``scale`` (pixels per PDF point).
+def page_to_pixels(page: pdfium.PdfPage, scale: float) -> Callable[[float, float, float, float], _Box]:
+    """Maps a box in PDF user space (left, bottom, right, top) to pixels of the page as rendered.
 
-    The whole read holds the PDFium lock: it is one text page's many small calls, cheap next to a render.
+    PDFium renders a page turned by its ``/Rotate`` entry and reports its size turned, but gives
+    character and object boxes in the unturned user space; this puts them where the pixels are.
+    """
+    rotation = page.get_rotation() % 360
+    width, height = page.get_size()  # as displayed, i.e. turned
+    if rotation in (90, 270):
+        width, height = height, width
+
+    def convert(left: float, bottom: float, right: float, top: float) -> _Box:
+        if rotation == 90:
+            box = (bottom, left, top, right)
+        elif rotation == 180:
+            box = (width - right, bottom, width - left, top)
+        elif rotation == 270:
+            box = (height - top, width - right, height - bottom, width - left)
+        else:
+            box = (left, height - top, right, height - bottom)
+        return (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
+
+    return convert
+
+
+def extract_text_layer(page: pdfium.PdfPage, scale: float, page_height_pt: float) -> TextLayer:
+    """Lines of the page's text with boxes in pixels at ``scale`` (pixels per PDF point), as rendered.
+
+    ``page_height_pt`` is kept for callers; the page's own size and ``/Rotate`` entry place the boxes. The
+    whole read holds the PDFium lock: it is one text page's many small calls, cheap next to a render.
     """
     with pdfium_locked():
-        return _read_text_layer(page, scale, page_height_pt)
+        return _read_text_layer(page, scale)
 
 
-def _read_text_layer(page: pdfium.PdfPage, scale: float, page_height_pt: float) -> TextLayer:
+def _read_text_layer(page: pdfium.PdfPage, scale: float) -> TextLayer:
+    to_pixels = page_to_pixels(page, scale)
     textpage = page.get_textpage()
     try:
         n_chars = textpage.count_chars()
@@ -103,15 +133,9 @@ def _read_text_layer(page: pdfium.PdfPage, scale: float, page_height_pt: float) 
             left, bottom, right, top = textpage.get_charbox(i, loose=True)
             if right <= left or top <= bottom:
                 continue
-            boxes.append(
-                (
-                    left * scale,
-                    (page_height_pt - top) * scale,
-                    right * scale,
-                    (page_height_pt - bottom) * scale,
-                )
-            )
-            heights.append((top - bottom) * scale)
+            box = to_pixels(left, bottom, right, top)
+            boxes.append(box)
+            heights.append(box[3] - box[1])
         flush()
     finally:
         textpage.close()
@@ -126,13 +150,15 @@ def measure_image_coverage(page: pdfium.PdfPage, layer: TextLayer, scale: float)
     """
     with pdfium_locked():
         width_pt, height_pt = page.get_size()
+        to_points = page_to_pixels(page, 1.0)
         bounds = [obj.get_bounds() for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,))]
     rects: list[tuple[float, float, float, float]] = []
-    for left, bottom, right, top in bounds:
-        left, right = max(left, 0.0), min(right, width_pt)
-        bottom, top = max(bottom, 0.0), min(top, height_pt)
-        if right > left and top > bottom:
-            rects.append((left, height_pt - top, right, height_pt - bottom))
+    for bound in bounds:
+        x0, y0, x1, y1 = to_points(*bound)
+        x0, x1 = max(x0, 0.0), min(x1, width_pt)
+        y0, y1 = max(y0, 0.0), min(y1, height_pt)
+        if x1 > x0 and y1 > y0:
+            rects.append((x0, y0, x1, y1))
     if not rects:
         layer.image_coverage = 0.0
         return

@@ -166,6 +166,16 @@ class JobStore:
             row = self._conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _record(row) if row is not None else None
 
+    def recent(self, limit: int) -> list[JobRecord]:
+        """The newest jobs first, without their results (a list must stay cheap however big they are)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, status, name, options, created_at, updated_at, attempts, pages_done, page_count, "
+                "error, NULL AS result FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
     def _update(self, job_id: str, where_status: tuple[JobStatus, ...] | None = None, **fields: Any) -> bool:
         fields["updated_at"] = time.time()
         assignments = ", ".join(f"{key} = ?" for key in fields)

@@ -113,6 +113,7 @@ class LayoutParser:
             usable, _ = is_usable(text_layer, self.settings.text_layer)
             lines = text_layer.lines if usable else []
         scanned = text_layer is not None and text_layer.image_coverage >= 0.5
+        word_lines = False  # the page's lines are a PDF's words, one by one
         if lines and pdf_page is not None and not scanned:
             # The layer's lines can run across a column gap; the PDF's words split cleanly at region
             # edges, so each region gets exactly its own text.
@@ -120,6 +121,7 @@ class LayoutParser:
             # pdfminer keeps right-to-left scripts in visual order; PDFium's lines read them right.
             if words and not any(_is_rtl(w.text) for w in words):
                 lines = [TextLine(text=w.text, bbox=w.bbox, char_height=w.bbox.height) for w in words]
+                word_lines = True
         ctx = RegionContext(image=image, dpi=dpi, text_lines=lines, pdf_page=pdf_page, check_ink=scanned)
         if self.settings.layout.region_ocr == "page" and not lines:
             # One pass over the page costs a fraction of one pass per region, and no word is cut at a
@@ -141,7 +143,10 @@ class LayoutParser:
         )
         owners = assign_owners(boxes, [r.bbox for r in regions])
         as_lines = [Line(text=ln.text, bbox=ln.bbox) for ln in page_lines]
-        regions = split_spanning_regions(regions, as_lines, owners, self.tasks, image.width)
+        separators = find_separators(image)
+        regions = split_spanning_regions(
+            regions, as_lines, owners, self.tasks, image.width, separators, words=word_lines
+        )
         owners = assign_owners(boxes, [r.bbox for r in regions])
         if not scanned:  # a scan's layer may miss ink its region holds: keep the detector's box there
             regions = tidy_text_regions(regions, as_lines, owners, self.tasks)
@@ -156,7 +161,6 @@ class LayoutParser:
         )
 
         t0 = time.perf_counter()
-        separators = find_separators(image)
         heights = sorted(ln.bbox.height for ln in page_lines)
         order = reading_order(
             regions,

@@ -154,8 +154,13 @@ def _column_stats(col: list[Line]) -> tuple[float, bool, float]:
     width = x1 - x0
     prose = statistics.median(_words_per_line(ln.text) for ln in col) >= _PROSE_WORDS
     filled = prose and (len(col) < 2 or statistics.median(ln.bbox.width for ln in col) >= 0.55 * width)
-    chars = statistics.median(len(ln.text) for ln in col) if prose else 0.0
+    chars = statistics.median(_length(ln.text) for ln in col) if prose else 0.0
     return width, filled, chars
+
+
+def _length(text: str) -> int:
+    """Characters of a line as Latin-script lengths: a CJK character says about what two letters do."""
+    return len(text) + sum(1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
 
 
 def _looks_like_text_columns(columns: list[list[Line]], rows: list[list[Line]], page_width: float) -> bool:
@@ -218,6 +223,10 @@ def _order(lines: list[Line], page_width: float, rules: tuple[BBox, ...]) -> lis
         return []
     height = median_height(lines)
     min_gap = max(0.75 * height, 0.01 * page_width)
+    if _mostly_cjk(lines):
+        # CJK is set solid, columns a character apart or less, and a line holds no word spaces that a
+        # narrow gutter could be confused with.
+        min_gap = max(0.35 * height, 0.004 * page_width)
     sections: list[Section] = []
     for band in split_bands(group_rows(lines), min_gap, rules):
         band_lines = [ln for row in band for ln in row]
@@ -233,6 +242,13 @@ def _order(lines: list[Line], page_width: float, rules: tuple[BBox, ...]) -> lis
         else:
             sections.append(Section(band_lines, rows=band))
     return sections
+
+
+def _mostly_cjk(lines: list[Line]) -> bool:
+    text = "".join(ln.text for ln in lines[:400])
+    letters = [ch for ch in text if ch.isalnum()]
+    cjk = sum(1 for ch in letters if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
+    return bool(letters) and cjk > 0.6 * len(letters)
 
 
 def _insert_after_column(sections: list[Section], box: BBox, inset: list[Section]) -> None:

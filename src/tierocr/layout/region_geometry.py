@@ -17,6 +17,9 @@ from tierocr.layout.reading_order import Line
 
 _DARK = 160  # grey level below which a pixel counts as ink
 _TALL = 1.8  # a glyph this many times the row height is a drop capital or an ornament, not a row
+#: Words closer than this many line heights belong to one segment of a row. A word space is about a
+#: quarter of a line high; a column gutter, even CJK's narrow one, or a table cell boundary is wider.
+WORD_GAP = 0.6
 
 
 def overlap_share(inner: BBox, outer: BBox) -> float:
@@ -111,12 +114,12 @@ def region_rows(lines: Sequence[Line]) -> list[list[Line]]:
 
 def region_segments(lines: Sequence[Line]) -> list[Line]:
     """Words (a PDF's words come one by one) merged into line segments along each row, split where the
-    gap is wider than the text is tall: a column gap or a table cell boundary stays a split."""
+    gap is wider than :data:`WORD_GAP` line heights: a column gap or a table cell boundary stays a split."""
     out: list[Line] = []
     for row in region_rows(lines):
         current = row[0]
         for word in row[1:]:
-            if word.bbox.x0 - current.bbox.x1 < max(current.bbox.height, word.bbox.height):
+            if word.bbox.x0 - current.bbox.x1 < WORD_GAP * max(current.bbox.height, word.bbox.height):
                 current = Line(text=f"{current.text} {word.text}", bbox=current.bbox.union(word.bbox))
             else:
                 out.append(current)

@@ -8,7 +8,6 @@ re-read just that crop with ``Text Recognition:`` / ``Table Recognition:`` / ``F
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -31,8 +30,10 @@ from tierocr.layout.region_geometry import (
     overlap_share,
     region_segments,
 )
-from tierocr.layout.tables import Word, recognize_table
+from tierocr.layout.tables import TableModel, TableStructure, Word, table_candidates
+from tierocr.layout.tables.as_text import printed_lines, refused_region_text
 from tierocr.layout.tables.pdf import pdf_words
+from tierocr.layout.tables.plausibility import is_ruled, measure, rejection
 from tierocr.layout.tasks import Task
 
 #: GLM-OCR's task prompts, for the escalation tier.
@@ -119,6 +120,7 @@ class RegionRecognizer:
         self._settings = settings
         self._engine = engine
         self._detector_name = detector_name
+        self._table_model = TableModel(threads=settings.ocr.threads)
 
     def _layer_lines(self, ctx: RegionContext, box: BBox) -> list[TextLine] | None:
         """The text layer's lines for the region when they cover its ink well enough, else None."""
@@ -199,12 +201,12 @@ class RegionRecognizer:
         if task is Task.SKIP and self._text_share(ctx, box) >= self._settings.layout.figure_text_share:
             # Mostly text: a small table or a text block the detector took for a picture.
             block = self._table(ctx, region, dict(attributes))
-            if (
-                block.html is not None
-                and int(block.attributes.get("cols", 0)) >= 2
-                and not _prose_grid(block)
-            ):
+            if block.kind is BlockKind.TABLE and block.html is not None:
                 block.attributes["reclassified"] = "table"
+                return block
+            if "table_rejected" in block.attributes:
+                # Its grids were refused: the block already holds its lines in reading order.
+                block.attributes["reclassified"] = "text"
                 return block
             attributes = {**attributes, "reclassified": "text"}
             task = Task.TEXT
@@ -234,13 +236,7 @@ class RegionRecognizer:
                 attributes=attributes,
             )
         if task is Task.TABLE:
-            block = self._table(ctx, region, dict(attributes))
-            if not _prose_grid(block):
-                return block
-            # One or two columns of paragraph-long cells: running text the detector took for a table
-            # (a page of notes in a box); as a table its sentences would be cut and read across.
-            attributes = {**attributes, "reclassified": "text"}
-            task = Task.TEXT
+            return self._table(ctx, region, dict(attributes))
         if self._shadowed(ctx, box):
             attributes["shadowed"] = True
             return Block(
@@ -278,59 +274,95 @@ class RegionRecognizer:
             attributes=attributes,
         )
 
-    def _table_words(self, ctx: RegionContext, box: BBox) -> tuple[list[Word], Provenance]:
-        """The table's words in crop pixels: the PDF's own words when available, else OCR."""
-        if ctx.pdf_page is not None and ctx.text_lines and self._layer_lines(ctx, box) is not None:
+    def _table_words(self, ctx: RegionContext, box: BBox) -> tuple[list[Word], float | None, Provenance]:
+        """The table's words in crop pixels with their mean confidence: a born-digital PDF's own words
+        when available, else the text layer's lines, else OCR. A scanned page's OCR layer places its
+        glyphs loosely, and pdfplumber's words there come apart letter by letter ("S i nc e")."""
+        born_digital = ctx.pdf_page is not None and ctx.text_lines and not ctx.check_ink
+        if born_digital and self._layer_lines(ctx, box) is not None:
             words = pdf_words(ctx.pdf_page, box, ctx.dpi)
             if words:
-                return [_shift_word(w, box) for w in words], _TEXT_LAYER
+                return [_shift_word(w, box) for w in words], 1.0, _TEXT_LAYER
         layer = self._layer_lines(ctx, box)
         if layer is not None:
-            return [_shift_word(Word(text=t.text, bbox=t.bbox), box) for t in layer], _TEXT_LAYER
-        lines, _ = self._ocr(ctx, box)
-        return [_shift_word(Word(text=ln.text, bbox=ln.bbox), box) for ln in lines], Provenance(
-            tier=Tier.OCR, engine=self._engine.name
+            return [_shift_word(Word(text=t.text, bbox=t.bbox), box) for t in layer], 1.0, _TEXT_LAYER
+        lines, confidence = self._ocr(ctx, box)
+        return (
+            [_shift_word(Word(text=ln.text, bbox=ln.bbox), box) for ln in lines],
+            confidence,
+            Provenance(tier=Tier.OCR, engine=self._engine.name),
         )
 
     def _table(self, ctx: RegionContext, region: Region, attributes: dict[str, Any]) -> Block:
+        """The region as a table when the grid found for it is a plausible one, else as text lines.
+
+        A detector's "table" is often a receipt, a form or a page of notes, and every structure backend
+        returns some grid; read as cells, such text loses its order (see tables/plausibility.py). The
+        text block records why the grid was refused in ``attributes["table_rejected"]``.
+        """
         box = region.bbox
-        words, provenance = self._table_words(ctx, box)
-        structure = recognize_table(
-            crop(ctx.image, box),
+        words, confidence, provenance = self._table_words(ctx, box)
+        image = crop(ctx.image, box)
+        candidates = table_candidates(
+            image,
             words,
             backend=self._settings.layout.table_backend,
             pdf_page=ctx.pdf_page,
             region=box,
             dpi=ctx.dpi,
+            model=self._table_model,
         )
         attributes["vlm_prompt"] = VLM_PROMPTS[Task.TABLE]
-        if structure is None:
-            attributes.update(table_structure="none", escalate=True)
-            text = "\n".join(w.text for w in words)
+        check = self._settings.layout.table_check
+        refused: list[str] = []
+        refused_grids: list[TableStructure] = []
+        image_ruled: bool | None = None
+        for structure in candidates:
+            reason = None
+            if check.enabled:
+                # pdfplumber's cells come from the PDF's drawn lines: a ruled grid by construction.
+                ruled = structure.backend == "pdfplumber"
+                if not ruled:
+                    image_ruled = is_ruled(image) if image_ruled is None else image_ruled
+                    ruled = image_ruled
+                reason = rejection(measure(structure, words), check, ruled=ruled)
+            if reason is not None:
+                refused.append(f"{structure.backend}: {reason}")
+                refused_grids.append(structure)
+                continue
+            if structure.backend == "pdfplumber":
+                provenance = Provenance(tier=Tier.TEXT_LAYER, engine="pdfplumber")
+            attributes.update(table_structure=structure.backend, rows=structure.n_rows, cols=structure.n_cols)
+            if refused:
+                attributes["table_refused"] = "; ".join(refused)
             return Block(
-                kind=BlockKind.TABLE, text=text, bbox=box, provenance=provenance, attributes=attributes
+                kind=BlockKind.TABLE,
+                text=structure.text,
+                html=structure.to_html(),
+                bbox=box,
+                confidence=region.score,
+                provenance=provenance,
+                attributes=attributes,
             )
-        if structure.backend == "pdfplumber":
-            provenance = Provenance(tier=Tier.TEXT_LAYER, engine="pdfplumber")
-        attributes.update(table_structure=structure.backend, rows=structure.n_rows, cols=structure.n_cols)
-        text = "\n".join(" | ".join(cell for cell in row) for row in structure.text_rows)
+        if not refused:
+            # No backend found a grid at all: keep the words in printed order and let the VLM tier try.
+            attributes.update(table_structure="none", escalate=True)
+            return Block(
+                kind=BlockKind.TABLE,
+                text=printed_lines(words, box.width),
+                bbox=box,
+                provenance=provenance,
+                attributes=attributes,
+            )
+        attributes.update(table_rejected="; ".join(refused), vlm_prompt=VLM_PROMPTS[Task.TEXT])
         return Block(
-            kind=BlockKind.TABLE,
-            text=text,
-            html=structure.to_html(),
+            kind=BlockKind.TEXT,
+            text=refused_region_text(words, box.width, refused_grids),
             bbox=box,
-            confidence=region.score,
+            confidence=confidence,
             provenance=provenance,
             attributes=attributes,
         )
-
-
-def _prose_grid(block: Block) -> bool:
-    """A table block whose grid is a few columns of paragraph-long cells."""
-    if block.html is None or int(block.attributes.get("cols", 0)) > 3:
-        return False
-    cells = [cell.strip() for row in block.text.splitlines() for cell in row.split(" | ") if cell.strip()]
-    return bool(cells) and statistics.median(len(cell) for cell in cells) > 60
 
 
 def _shift_word(word: Word, box: BBox) -> Word:

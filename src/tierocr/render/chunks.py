@@ -12,10 +12,18 @@ import re
 from pydantic import BaseModel, Field
 
 from tierocr.config import RenderSettings
-from tierocr.document import FURNITURE_KINDS, BlockKind, Document
+from tierocr.document import FURNITURE_KINDS, BBox, BlockKind, Document
 from tierocr.render.markdown import render_block
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+class ChunkSpan(BaseModel):
+    """Where a piece of a chunk's text came from, so a hit can point at its page and box."""
+
+    start: int = Field(description="Offset of the piece in the chunk's text.")
+    page: int
+    bbox: BBox | None = None
 
 
 class Chunk(BaseModel):
@@ -23,6 +31,7 @@ class Chunk(BaseModel):
     text: str
     headings: list[str] = Field(default_factory=list, description="Heading path, outermost first.")
     pages: list[int] = Field(default_factory=list)
+    spans: list[ChunkSpan] = Field(default_factory=list, description="Source page and box of each piece.")
 
 
 def _split_long(text: str, limit: int) -> list[str]:
@@ -56,19 +65,26 @@ def chunk_document(doc: Document, settings: RenderSettings) -> list[Chunk]:
     headings: list[tuple[int, str]] = []
     parts: list[str] = []
     pages: list[int] = []
+    boxes: list[BBox | None] = []
 
     def flush() -> None:
         if parts:
+            starts = [sum(len(p) + 2 for p in parts[:i]) for i in range(len(parts))]
             chunks.append(
                 Chunk(
                     index=len(chunks),
                     text="\n\n".join(parts),
                     headings=[text for _, text in headings],
                     pages=sorted(set(pages)),
+                    spans=[
+                        ChunkSpan(start=start, page=page, bbox=box)
+                        for start, page, box in zip(starts, pages, boxes, strict=True)
+                    ],
                 )
             )
         parts.clear()
         pages.clear()
+        boxes.clear()
 
     for page in doc.pages:
         for block in page.blocks:
@@ -88,5 +104,6 @@ def chunk_document(doc: Document, settings: RenderSettings) -> list[Chunk]:
                     flush()
                 parts.append(piece)
                 pages.append(page.number)
+                boxes.append(block.bbox)
     flush()
     return chunks

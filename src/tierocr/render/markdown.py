@@ -35,15 +35,18 @@ def render_block(block: Block) -> str:
     return text.replace("\n", "  \n")
 
 
+def render_page_blocks(page: Page, settings: RenderSettings) -> list[str]:
+    """Each block's Markdown, aligned with ``page.blocks`` ("" for a dropped or empty block).
+
+    The review page renders block by block so that a region and its text can point at each other; the
+    page's Markdown is defined as these parts joined, so the two can never disagree.
+    """
+    dropped = settings.drop_headers_footers
+    return ["" if dropped and block.kind in FURNITURE_KINDS else render_block(block) for block in page.blocks]
+
+
 def render_page_markdown(page: Page, settings: RenderSettings) -> str:
-    parts = []
-    for block in page.blocks:
-        if settings.drop_headers_footers and block.kind in FURNITURE_KINDS:
-            continue
-        rendered = render_block(block)
-        if rendered:
-            parts.append(rendered)
-    return "\n\n".join(parts)
+    return "\n\n".join(part for part in render_page_blocks(page, settings) if part)
 
 
 def render_markdown(doc: Document, settings: RenderSettings) -> str:

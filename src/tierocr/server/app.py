@@ -18,8 +18,9 @@ from tierocr.jobs.datadir import DataDirLock
 from tierocr.server.errors import install_error_handlers
 from tierocr.server.limits import ApiKeyGuard, RequestGuard
 from tierocr.server.metrics import MetricsMiddleware
-from tierocr.server.routes import documents, jobs, ocr, system
+from tierocr.server.routes import documents, jobs, ocr, render, search, system
 from tierocr.server.state import AppState, EngineFactory, Fetcher, VlmFactory
+from tierocr.server.web import install_web
 from tierocr.server.work import PipelineFactory
 
 #: Endpoints that take uploads; anything but multipart/form-data is refused there with 415.
@@ -30,6 +31,7 @@ MULTIPART_PATHS = (
     "/api/ocr/document",
     "/api/ocr/document/stream",
     "/api/jobs",
+    "/api/index",
 )
 
 
@@ -69,8 +71,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tierocr = state
-    for router in (ocr.router, documents.router, jobs.router, system.router):
+    for router in (ocr.router, documents.router, jobs.router, system.router, render.router, search.router):
         app.include_router(router)
+    if settings.server.web_ui:
+        install_web(app)
     install_error_handlers(app)
     # Added innermost first: the key check (inside CORS, so a 401 carries CORS headers and preflights pass),
     # CORS, then the body guard, then metrics outermost so it sees every answer. None reads the body.

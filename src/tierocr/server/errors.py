@@ -71,6 +71,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnprocessableError, fixed(422))
     app.add_exception_handler(EngineUnavailableError, fixed(503))
     app.add_exception_handler(ServiceUnavailableError, fixed(503))
+    from tierocr.gpu.lease import LeaseError  # the GPU lease was not free in time (vlm.use_lease)
+
+    app.add_exception_handler(LeaseError, fixed(503))
     try:
         from tierocr.engines.vlm import VlmError
     except ImportError:  # a build without the VLM client has no VLM errors to map

@@ -7,13 +7,18 @@ loop of its own. The client is built per call: an httpx async client is bound to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from tierocr.config import Settings
+
+if TYPE_CHECKING:
+    from tierocr.engines.vlm import VlmClient
+    from tierocr.gpu.lease import Lease
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 
@@ -24,8 +29,29 @@ EXTRACT_PROMPT = (
 
 
 class ClientVlmTasks:
+    """With `vlm.use_lease`, each call is a leased batch of one: the model leaves the card afterwards."""
+
     def __init__(self, settings: Settings) -> None:
+        from tierocr.engines.vlm_backends import BackendMemo
+
         self.settings = settings
+        self.backends = BackendMemo()
+        self.lease: Lease | None = None
+        if settings.vlm.use_lease:
+            from tierocr.gpu.lease import create_lease
+
+            self.lease = create_lease(None, settings.gpu)
+
+    async def _on_card(self, client: VlmClient) -> contextlib.AbstractAsyncContextManager[object]:
+        if self.lease is None:
+            return contextlib.nullcontext()
+        from tierocr.engines.vlm_backends import backend_control
+        from tierocr.gpu.release import leased_batch
+
+        control = await backend_control(client.http, client.settings, memo=self.backends)
+        return leased_batch(
+            self.lease, control, self.settings.gpu, url=client.settings.url or "", model=client.settings.model
+        )
 
     def recognize(self, image: Image.Image, task: str) -> str:
         from tierocr.engines.vlm_profiles import Task
@@ -47,7 +73,7 @@ class ClientVlmTasks:
     async def _recognize(self, image: Image.Image, task: Any) -> str:
         from tierocr.engines.vlm import VlmClient
 
-        async with VlmClient(self.settings.vlm) as client:
+        async with VlmClient(self.settings.vlm) as client, await self._on_card(client):
             return (await client.recognize(image, task)).text
 
     async def _extract(self, image: Image.Image, template: dict[str, Any]) -> str:
@@ -55,7 +81,7 @@ class ClientVlmTasks:
         from tierocr.engines.vlm_profiles import Task
 
         s = self.settings.vlm
-        async with VlmClient(s) as client:
+        async with VlmClient(s) as client, await self._on_card(client):
             uri = await asyncio.to_thread(
                 encode_image, image, s.image_format, s.image_max_side, s.jpeg_quality
             )

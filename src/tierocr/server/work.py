@@ -154,14 +154,18 @@ def render_page_text(page: Page, settings: Settings) -> str:
 
 
 def page_payload(page: Page, settings: Settings) -> dict[str, Any]:
-    """What a client sees of one finished page (an SSE event, a batch item)."""
-    return {
-        "number": page.number,
-        "tier": str(page.tier),
-        "tier_reason": page.tier_reason,
-        "markdown": render_page_text(page, settings),
-        "blocks": [b.model_dump(mode="json") for b in page.blocks],
-        "errors": [e.model_dump(mode="json") for e in page.errors],
+    """What a client sees of one finished page (an SSE event): the whole Page, plus its Markdown.
+
+    The whole Page (size, gate verdict, timings, diagnostics), so a client can show why the page took its
+    tier and rebuild the Document JSON the other endpoints return; ``block_markdown`` is aligned with
+    ``blocks`` so a client can tie each region to its text.
+    """
+    from tierocr.render.markdown import render_page_blocks
+
+    parts = render_page_blocks(page, settings.render)
+    return page.model_dump(mode="json") | {
+        "markdown": "\n\n".join(part for part in parts if part),
+        "block_markdown": parts,
     }
 
 

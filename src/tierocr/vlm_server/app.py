@@ -68,9 +68,11 @@ class VlmServer:
         lease: LeaseFactory,
         *,
         unload_after_batch: bool = False,
+        lease_name: str | None = None,
     ) -> None:
         self.settings = settings
         self.name = served_name(settings)
+        self.lease_name = lease_name
         self.manager = ModelManager(settings, loader, lease, unload_after_batch=unload_after_batch)
         self.batcher = DynamicBatcher(settings, self.manager)
         self.batcher_task: asyncio.Task[None] | None = None
@@ -154,6 +156,8 @@ class VlmServer:
             "memory_used_mb": m.memory_used_mb(),
             "loads": m.loads,
             "unloads": m.unloads,
+            "gpu_lease": self.lease_name,
+            "unload_after_batch": m.unload_after_batch,
             "queued": self.batcher.queued,
             **self.batcher.stats.as_dict(),
         }
@@ -182,11 +186,17 @@ def create_app(
     loader: ModelLoader | None = None,
     lease: LeaseFactory | None = None,
     unload_after_batch: bool = False,
+    lease_name: str | None = None,
 ) -> FastAPI:
     """The app. ``unload_after_batch`` holds one ``lease("batch")`` across load, generate and unload of
-    every batch, for a card shared with an LLM; `gpu_lease.build_app` decides it from the settings."""
+    every batch, for a card shared with an LLM; `gpu_lease.build_app` decides it from the settings.
+    ``lease_name`` is reported by /health, so an escalation client knows not to hold that lease itself."""
     server = VlmServer(
-        settings, loader or default_loader, lease or no_lease, unload_after_batch=unload_after_batch
+        settings,
+        loader or default_loader,
+        lease or no_lease,
+        unload_after_batch=unload_after_batch,
+        lease_name=lease_name,
     )
 
     @contextlib.asynccontextmanager
@@ -227,6 +237,13 @@ def create_app(
     async def health() -> JSONResponse:
         body, status = server.health()
         return JSONResponse(body, status_code=status)
+
+    @app.post("/unload")
+    async def unload() -> dict[str, Any]:
+        """Free the model now (the escalation client's release after a leased batch); a model still in use
+        by another client's request stays, and `model_loaded` says so."""
+        unloaded = await server.manager.unload()
+        return {"unloaded": unloaded, "model_loaded": server.manager.loaded}
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:

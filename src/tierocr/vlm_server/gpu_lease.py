@@ -189,5 +189,11 @@ def build_app(
         lease.backend,
         "the model stays loaded" if gpu.resident else "the model is unloaded after each batch",
     )
-    app = create_app(settings, loader=load, lease=lease_factory(lease), unload_after_batch=not gpu.resident)
+    app = create_app(
+        settings,
+        loader=load,
+        lease=lease_factory(lease),
+        unload_after_batch=not gpu.resident,
+        lease_name=lease.name,
+    )
     return app, lease

@@ -129,5 +129,14 @@ def word_grid_structure(words: Sequence[Word], width: float, height: float) -> T
             box = members[0].bbox
             for member in members[1:]:
                 box = box.union(member.bbox)
-            cells.append(GridCell(row=r, col=lo, bbox=box, colspan=hi - lo + 1, text=join_words(members)))
+            cells.append(
+                GridCell(
+                    row=r,
+                    col=lo,
+                    bbox=box,
+                    colspan=hi - lo + 1,
+                    text=join_words(members),
+                    words=tuple(members),
+                )
+            )
     return TableStructure(n_rows=len(rows), n_cols=len(bands), cells=cells, backend="word_grid")

@@ -15,6 +15,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from tierocr.config.vlm import Escalate
 from tierocr.document import Document, Page
 from tierocr.server.deps import check_pages, document_source, require_api_key
+from tierocr.server.page_images import page_image
 from tierocr.server.state import AppState, get_state
 from tierocr.server.work import RunOptions, document_payload, page_payload
 
@@ -61,6 +62,9 @@ async def stream_document(
     pages: Annotated[str | None, Form()] = None,
     enable_layout: Annotated[bool | None, Form()] = None,
     escalate: Annotated[Escalate | None, Form()] = None,
+    page_images: Annotated[
+        bool, Form(description="Add each page's image (JPEG, base64, bounded by page_image_max_px).")
+    ] = False,
 ) -> EventSourceResponse:
     data, label, _ = await document_source(state, file, url)
     pages = check_pages(pages)
@@ -75,7 +79,10 @@ async def stream_document(
         loop.call_soon_threadsafe(events.put_nowait, (kind, value))
 
     def on_page(page: Page, done: int, total: int) -> None:
-        push("page", (page_payload(page, settings), done, total))
+        payload = page_payload(page, settings)
+        if page_images:
+            payload["image"] = page_image(data, page, settings)
+        push("page", (payload, done, total))
 
     def work() -> Document:
         return state.parse(
@@ -106,6 +113,8 @@ async def stream_document(
                 "progress",
                 {
                     "source": header.source,
+                    "mime_type": header.mime_type,
+                    "metadata": header.metadata,
                     "page_count": header.page_count,
                     "pages_selected": total,
                     "pages_done": 0,

@@ -65,3 +65,12 @@ async def cancel_job(job_id: str, state: Annotated[AppState, Depends(get_state)]
     latest = state.store.get(job_id)
     assert latest is not None
     return latest.public(with_result=False)
+
+
+@router.get("", summary="Recent jobs, newest first, without their results")
+async def list_jobs(
+    state: Annotated[AppState, Depends(get_state)],
+    limit: Annotated[int, Query(ge=1, le=200, description="How many jobs to list.")] = 20,
+) -> dict[str, Any]:
+    records = await run_in_threadpool(state.store.recent, limit)
+    return {"jobs": [r.public(with_result=False) | {"links": {"self": f"/api/jobs/{r.id}"}} for r in records]}

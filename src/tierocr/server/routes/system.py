@@ -67,15 +67,37 @@ async def _vlm_tier(state: AppState) -> dict[str, Any]:
         # One deadline for the whole probe: a peer that drips its answer must not hold /health.
         async with (
             asyncio.timeout(limit),
-            httpx.AsyncClient(timeout=limit, trust_env=False) as client,
+            httpx.AsyncClient(timeout=limit, trust_env=False, headers=headers) as client,
         ):
-            response = await client.get(vlm.url.rstrip("/") + "/models", headers=headers)
+            response = await client.get(vlm.url.rstrip("/") + "/models")
+            ok = response.status_code < 500
+            gpu = await _vlm_gpu(state, client) if ok else {}
     except TimeoutError:
         return {"ready": False, "configured": True, "model": vlm.model, "detail": f"no answer in {limit:g}s"}
     except httpx.HTTPError as exc:
         return {"ready": False, "configured": True, "model": vlm.model, "detail": f"unreachable: {exc!r}"}
-    ok = response.status_code < 500
-    return {"ready": ok, "configured": True, "model": vlm.model, "status_code": response.status_code}
+    return {
+        "ready": ok,
+        "configured": True,
+        "model": vlm.model,
+        "status_code": response.status_code,
+        **gpu,
+    }
+
+
+async def _vlm_gpu(state: AppState, client: httpx.AsyncClient) -> dict[str, Any]:
+    """Which server it is, what a leased batch does to free the card ("resident: cannot release" for a
+    plain OpenAI endpoint), and the last release's memory figures."""
+    from tierocr.engines.vlm_backends import describe_backend
+    from tierocr.gpu.release import read_record, record_path
+
+    s = state.settings
+    quick = s.server.health_timeout_s  # every probe bounded like the rest of /health
+    described = await describe_backend(
+        client, s.vlm.model_copy(update={"connect_timeout": quick, "release_timeout_s": quick})
+    )
+    record = await run_in_threadpool(read_record, record_path(s.gpu))
+    return {**described, "last_release": record.to_dict() if record is not None else None}
 
 
 def _layout_tier(state: AppState) -> dict[str, Any]:

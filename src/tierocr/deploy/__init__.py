@@ -1,0 +1,1 @@
+"""`tierocr deploy`: GPU presets, deployment plans, the post-deployment check and cloud pods."""
