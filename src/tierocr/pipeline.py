@@ -186,10 +186,12 @@ class Pipeline:
         expected = CUDA_PROVIDER if device.cuda else CPU_PROVIDER
         providers: dict[str, str] = {}
         components: list[Any] = []
-        if self.settings.ocr.engine == "rapidocr":
+        if self.settings.ocr.engine in ("rapidocr", "auto"):
             engine = self.engine if device.cuda else self._engine
             report = getattr(engine, "providers", None)
             providers.update(report() if callable(report) else {"ocr_det": expected, "ocr_rec": expected})
+            if self.settings.ocr.engine == "auto":
+                providers.setdefault("ocr_tesseract", "tesseract (CPU)")
             components.append(engine)
         else:
             providers["ocr"] = f"{self.settings.ocr.engine} (CPU)"

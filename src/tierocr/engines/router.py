@@ -38,6 +38,7 @@ from PIL import Image
 from tierocr.config import OcrSettings
 from tierocr.document import BBox
 from tierocr.engines.base import OcrEngine, OcrLine
+from tierocr.engines.device import Device
 from tierocr.engines.rapid import RapidOcrEngine
 from tierocr.engines.scripts import (
     RAPID_SCRIPTS,
@@ -255,6 +256,14 @@ class ScriptRouter(OcrEngine):
 
     def version(self) -> str:
         return f"{self._rapid.version()} + tesseract for other scripts"
+
+    @property
+    def device(self) -> Device:
+        return self._rapid.device
+
+    def providers(self) -> dict[str, str]:
+        """Where RapidOCR's models run (Tesseract runs on the CPU)."""
+        return {**self._rapid.providers(), "ocr_tesseract": "tesseract (CPU)"}
 
 
 def _tessdata(configured: Path | None) -> Path | None:
