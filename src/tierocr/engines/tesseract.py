@@ -6,11 +6,15 @@ libtesseract, which does not know Debian's tessdata path, so the folder is found
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import queue
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from PIL import Image
 
@@ -78,16 +82,36 @@ class TesseractEngine(OcrEngine):
         self._tesserocr = tesserocr
         tessdata = find_tessdata(settings.tessdata_dir)
         self.lang = lang or tesseract_languages(settings.languages, tessdata)
-        self._api = tesserocr.PyTessBaseAPI(path=str(tessdata), lang=self.lang)
-        # The API object is not thread-safe; the pipeline may share one engine between threads.
+        self._path = str(tessdata)
+        # An API object is not thread-safe, and page workers share one engine: each reader borrows an
+        # API object of its own (tesserocr releases the GIL while Tesseract reads, so pages read at the
+        # same time), and objects are made as readers come, as many as ever read at once.
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        first = tesserocr.PyTessBaseAPI(path=self._path, lang=self.lang)  # bad data fails here, at once
+        self._made = [first]
+        self._idle.put(first)
         self._lock = threading.Lock()
 
+    @contextlib.contextmanager
+    def _api(self) -> Iterator[Any]:
+        """An API object for the caller alone while it reads."""
+        try:
+            api = self._idle.get_nowait()
+        except queue.Empty:
+            api = self._tesserocr.PyTessBaseAPI(path=self._path, lang=self.lang)
+            with self._lock:
+                self._made.append(api)
+        try:
+            yield api
+        finally:
+            self._idle.put(api)
+
     def recognize(self, image: Image.Image) -> list[OcrLine]:
-        with self._lock:
-            self._api.SetImage(image.convert("RGB"))
+        with self._api() as api:
+            api.SetImage(image.convert("RGB"))
             try:
-                self._api.Recognize()
-                tsv = self._api.GetTSVText(0)
+                api.Recognize()
+                tsv = api.GetTSVText(0)
             except RuntimeError:
                 # tesserocr raises when the page holds no text at all (seen on small table crops).
                 return []
@@ -98,44 +122,43 @@ class TesseractEngine(OcrEngine):
         least ``min_confidence`` (0-1): lines another detector found that the page read left out."""
         tesserocr = self._tesserocr
         out: list[OcrLine] = []
-        with self._lock:
-            self._api.SetPageSegMode(tesserocr.PSM.SINGLE_LINE)
+        with self._api() as api:
+            api.SetPageSegMode(tesserocr.PSM.SINGLE_LINE)
             try:
                 for box in boxes:
-                    self._api.SetImage(_line_image(image, box))
+                    api.SetImage(_line_image(image, box))
                     try:
-                        text = " ".join(self._api.GetUTF8Text().split())
-                        confidence = self._api.MeanTextConf() / 100.0
+                        text = " ".join(api.GetUTF8Text().split())
+                        confidence = api.MeanTextConf() / 100.0
                     except RuntimeError:
                         continue
                     if text and confidence >= min_confidence:
                         out.append(OcrLine(text=text, bbox=box, confidence=confidence))
             finally:
-                self._api.SetPageSegMode(tesserocr.PSM.AUTO)
+                api.SetPageSegMode(tesserocr.PSM.AUTO)
         return out
 
     def read_block(self, image: Image.Image) -> tuple[str, float]:
         """The text of an image read as one block of lines, and Tesseract's mean word confidence (0-1):
         a cheap read of a strip of sample lines, to tell which language model fits them."""
         tesserocr = self._tesserocr
-        with self._lock:
-            self._api.SetPageSegMode(tesserocr.PSM.SINGLE_BLOCK)
+        with self._api() as api:
+            api.SetPageSegMode(tesserocr.PSM.SINGLE_BLOCK)
             try:
-                self._api.SetImage(image.convert("RGB"))
-                text = self._api.GetUTF8Text()
-                confidence = self._api.MeanTextConf() / 100.0
+                api.SetImage(image.convert("RGB"))
+                text = api.GetUTF8Text()
+                confidence = api.MeanTextConf() / 100.0
             except RuntimeError:
                 return "", 0.0
             finally:
-                self._api.SetPageSegMode(tesserocr.PSM.AUTO)
+                api.SetPageSegMode(tesserocr.PSM.AUTO)
         return text, confidence
 
     def version(self) -> str:
         return f"tesseract {self._tesserocr.tesseract_version().split()[1]}"
 
     def __del__(self) -> None:
-        api = getattr(self, "_api", None)
-        if api is not None:
+        for api in getattr(self, "_made", ()):
             api.End()
 
 
