@@ -91,13 +91,14 @@ def _run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
     from tierocr.parallel import PageDone, Source
     from tierocr.pipeline import Pipeline
 
-    settings = Settings.model_validate(
-        {
-            "layout": {"enabled": spec["layout"]},
-            "ocr": {"device": spec["device"], "threads": spec.get("threads", 0)},
-            "pipeline": {"workers": spec["workers"], "backend": spec["backend"]},
-        }
-    )
+    values: dict[str, Any] = {
+        "layout": {"enabled": spec["layout"]},
+        "ocr": {"device": spec["device"], "threads": spec.get("threads", 0)},
+        "pipeline": {"workers": spec["workers"], "backend": spec["backend"]},
+    }
+    for section, fields in spec.get("settings", {}).items():
+        values[section] = {**values.get(section, {}), **fields}
+    settings = Settings.model_validate(values)
     pipeline = Pipeline(settings)
     for _ in pipeline.run([Source(Path(p)) for p in spec["warmup"]]):
         pass
@@ -175,6 +176,12 @@ def main() -> None:
         help="ocr.threads of the N-worker runs (default 0: the cores shared out between workers)",
     )
     parser.add_argument("--no-floor", action="store_true", help="skip the text-layer floor")
+    parser.add_argument(
+        "--settings",
+        type=json.loads,
+        default={},
+        help='settings of every scenario, e.g. \'{"gate": {"agreement_text_layer_samples": 0}}\'',
+    )
     parser.add_argument("-o", "--output", type=Path, default=HERE / "results.json")
     args = parser.parse_args()
     if args.child:
@@ -187,7 +194,12 @@ def main() -> None:
 
     n = args.workers or available_cores()
     load_start = os.getloadavg()
-    results: dict[str, Any] = {"workers_n": n, "cores": available_cores(), "scenarios": {}}
+    results: dict[str, Any] = {
+        "workers_n": n,
+        "cores": available_cores(),
+        "settings": args.settings,
+        "scenarios": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         sets = _sets(workdir)
@@ -220,7 +232,7 @@ def main() -> None:
                             )
                         )
         for name, spec in plan:
-            result = _spawn("scenario", spec)
+            result = _spawn("scenario", {**spec, "settings": args.settings})
             result["load_avg_1m"] = os.getloadavg()[0]
             results["scenarios"][name] = result
             workers_rss = result["peak_rss_worker_process_mb"]

@@ -191,7 +191,7 @@ def test_memory_is_bounded_by_pages_in_flight_not_by_length(
     numbers = [page.number for page in pipeline.iter_pages(_blank_pages(40))]
     assert numbers == list(range(1, 41))
     assert live_pages["made"] == 40
-    assert live_pages["peak"] == 3  # read ahead to keep the workers busy, never more than the bound
+    assert live_pages["peak"] <= 3  # read ahead to keep the workers busy, never more than the bound
     assert live_pages["live"] == 0
 
 

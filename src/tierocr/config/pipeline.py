@@ -29,6 +29,6 @@ class PipelineSettings(BaseModel):
     max_pages_in_flight: int = Field(
         0,
         ge=0,
-        description="Pages opened but not yet delivered, at most; 0: twice the workers. Bounds memory "
-        "whatever the documents' length.",
+        description="Pages opened but not yet delivered, at most; 0: four per worker. Bounds memory "
+        "whatever the documents' length (a page read and waiting for a slower one holds its text only).",
     )

@@ -21,8 +21,10 @@ def page_workers(settings: PipelineSettings) -> int:
 
 
 def pages_in_flight(settings: PipelineSettings, workers: int) -> int:
-    """Pages opened but not yet delivered, at most: enough that no worker waits for the next page."""
-    return settings.max_pages_in_flight or 2 * workers
+    """Pages opened but not yet delivered, at most. Pages are delivered in order, so one slow page (a
+    figure full of text to OCR) holds back those read after it: room for a few per worker keeps the
+    others working meanwhile (a page read and waiting holds its text only, see ``read_page``)."""
+    return settings.max_pages_in_flight or 4 * workers
 
 
 def model_threads(configured: int, workers: int) -> int:

@@ -20,12 +20,20 @@ PageResult = tuple[Page, Image.Image | None]
 def read_page(
     pipeline: Pipeline, page_input: PageInput, table_path: Path | None, pdf_pages: PdfPages | None
 ) -> PageResult:
-    """The page through the classical tiers and the gate; its pdfplumber objects are dropped after."""
+    """The page through the classical tiers and the gate; what it held is dropped as soon as it is read.
+
+    A page read ahead of a slow one waits for it before it is delivered; without a VLM to send it to,
+    its raster and PDFium page go now, so waiting pages cost their text, not their pixels.
+    """
     try:
-        return pipeline.classical_page(page_input, table_path, pdf_pages=pdf_pages)
+        page, image = pipeline.classical_page(page_input, table_path, pdf_pages=pdf_pages)
     finally:
         if pdf_pages is not None:
             pdf_pages.release(page_input.number - 1)
+    if not pipeline.escalating:
+        page_input.release()
+        image = None
+    return page, image
 
 
 def lost_page(number: int, dpi: float, reason: str) -> PageResult:
