@@ -277,3 +277,19 @@ def test_cli_reports_an_interrupted_run_with_status_130(
     assert result.exit_code == 130, result.output
     assert "interrupted" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["doc0.md"]  # whole outputs only, no temporary files
+
+
+def test_a_run_on_worker_processes_stopped_early_returns_at_once(tmp_path: Path, settings: Settings) -> None:
+    """Pages sent to worker processes and not yet back are cancelled, not waited for forever."""
+    source = tmp_path / "long.pdf"
+    source.write_bytes(text_pdf([[PARAGRAPHS[n % 3]] for n in range(30)]))
+    pipeline = Pipeline(_plain(settings, workers=2, backend="process", max_pages_in_flight=8))
+    events = pipeline.run([Source(source)])
+    first_page = next(e for e in events if isinstance(e, PageDone))
+    stopper = threading.Thread(target=events.close)
+    stopper.start()
+    stopper.join(60)
+    alive = stopper.is_alive()
+    pipeline.close(wait=False)
+    assert not alive, "stopping the run waited for pages the workers will never send"
+    assert first_page.page.number == 1

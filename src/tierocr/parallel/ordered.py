@@ -52,9 +52,9 @@ def in_order(
             pending.popleft()
             yield head, result
     finally:
-        futures = [future for _, future in pending if future is not None]
-        for future in futures:
-            future.cancel()
-        wait(futures)
+        # Work not started is cancelled; work already running is waited for. (A cancelled future is only
+        # "done" for ``wait`` once its executor has seen the cancellation, so it is not waited on.)
+        running = [future for _, future in pending if future is not None and not future.cancel()]
+        wait(running)
         while pending:
             drop(pending.popleft()[0])
