@@ -17,9 +17,9 @@ from tierocr.layout.reading_order import Line
 
 _DARK = 160  # grey level below which a pixel counts as ink
 _TALL = 1.8  # a glyph this many times the row height is a drop capital or an ornament, not a row
-#: Words closer than this many line heights belong to one segment of a row. A word space is about a
-#: quarter of a line high; a column gutter, even CJK's narrow one, or a table cell boundary is wider.
-WORD_GAP = 0.6
+#: A PDF's words closer than this many line heights belong to one segment of a row: word spaces, and the
+#: wide spaces a form sets after a check box, stay inside; a column gutter or a cell boundary splits.
+WORD_GAP = 1.0
 
 
 def overlap_share(inner: BBox, outer: BBox) -> float:
