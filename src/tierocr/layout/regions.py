@@ -24,6 +24,7 @@ from tierocr.layout.crops import crop
 from tierocr.layout.detector import Region
 from tierocr.layout.reading_order import Line
 from tierocr.layout.region_geometry import (
+    assign_owners,
     crosses,
     ink_coverage,
     join_region_lines,
@@ -90,6 +91,8 @@ class RegionContext:
     check_ink: bool = False
     #: id(line) → the box of the one region that owns it (see :func:`assign_owners`).
     owner: Mapping[int, BBox] = field(default_factory=dict)
+    #: Every region's box: lines a crop's OCR finds are kept only where the region owns them.
+    regions: Sequence[BBox] = ()
 
     def lines_of(self, region: BBox, lines: Sequence[_L]) -> list[_L]:
         """The lines owned by the region; without an ownership table, those lying mostly inside it."""
@@ -179,6 +182,11 @@ class RegionRecognizer:
                 )
                 for ln in self._engine.recognize(crop(ctx.image, padded).convert("RGB"))
             ]
+        if ctx.regions and ctx.ocr_lines is None:
+            # A crop reaches into its neighbours (the padding, a detector box drawn over a running head):
+            # what it reads there belongs to the region that owns it, which reads it itself.
+            owners = assign_owners([ln.bbox for ln in found], ctx.regions)
+            found = [ln for ln, k in zip(found, owners, strict=True) if k is None or ctx.regions[k] == box]
         lines = [ln for ln in found if ln.text.strip() and (ln.confidence is None or ln.confidence >= floor)]
         scores = [ln.confidence for ln in lines if ln.confidence is not None]
         return lines, (sum(scores) / len(scores) if scores else None)
