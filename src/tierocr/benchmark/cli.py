@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -61,6 +60,15 @@ def _rows(corpus: Path | None, only: str | None, limit: int | None) -> list[Mani
     return rows
 
 
+def _command_line(name: str, positional: list[str], options: dict[str, object]) -> str:
+    """The command as a user would type it again, for the report's first line."""
+    words = ["tierocr", name, *positional]
+    for flag, value in options.items():
+        if value is not None:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def _eval_extra(console: Console) -> None:
     try:
         import apted  # noqa: F401
@@ -74,7 +82,7 @@ def _eval_extra(console: Console) -> None:
 
 
 def _run(
-    specs: list[str], settings: Settings, report_dir: Path, console: Console, **plan: Any
+    specs: list[str], settings: Settings, report_dir: Path, console: Console, command: str, **plan: Any
 ) -> tuple[BenchReport, Path]:
     from tierocr.benchmark.models import BenchPlan
     from tierocr.benchmark.run import run_targets
@@ -94,7 +102,6 @@ def _run(
         outputs_dir=report_dir / "outputs",
         **plan,
     )
-    command = "tierocr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     return run_targets(targets, full, settings, console, command=command, corpus=corpus), report_dir
 
 
@@ -149,11 +156,14 @@ def bench_command(
             )
     except TierOcrError as exc:
         option_error(str(exc))
+    options = {"--images": images, "--pdf": pdf, "--corpus": corpus, "--concurrency": concurrency}
+    options |= {"-o": output, "--warm-requests": warm_requests, "--limit": limit, "--only": only}
     report, _ = _run(
         targets,
         settings,
         report_dir,
         console,
+        _command_line("bench", targets, options | {"--config": config}),
         images=request_images,
         pdf=pdf,
         rows=rows,
@@ -211,16 +221,19 @@ def compare_command(
                 request_images += page_images(row.file, settings.input, report_dir / "inputs", 1)
     except TierOcrError as exc:
         option_error(str(exc))
+    options = {"--corpus": corpus, "-o": output, "--summary": summary, "--warm-requests": warm_requests}
+    options |= {"--limit": limit, "--only": only, "--config": config}
     report, _ = _run(
         [a, b],
         settings,
         report_dir,
         console,
+        _command_line("compare", [a, b], options),
         images=request_images,
         pdf=None,
         rows=rows,
         concurrency=[settings.bench.compare_concurrency],
-        corpus=corpus.resolve(),
+        corpus=corpus,
     )
     lines, written = write_compare(report, rows, report_dir, settings, console, summary=summary)
     out = Console()

@@ -60,7 +60,9 @@ def diff_documents(
 
 def compare_chart(lines: list[Line], names: list[str], path: Path) -> Path:
     """Accuracy lines as grouped bars, every measure turned to "higher is better" (1 - NED)."""
-    accuracy = [line for line in lines if line.dimension != "Speed"]
+    accuracy = [
+        ln for ln in lines if ln.dimension != "Speed" and any(v is not None for v in ln.values.values())
+    ]
     labels = [f"{line.dimension}: {line.measure.split(' (')[0]}" for line in accuracy]
     series: dict[str, list[float | None]] = {}
     for name in names:

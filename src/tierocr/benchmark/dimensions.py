@@ -131,6 +131,8 @@ _MEASURE = {
 
 
 def _metric_lines(dimension: str, rows: list[RowResult], names: list[str], threshold: float) -> list[Line]:
+    if not rows:  # said, not left out: a reader should see the dimension was looked for
+        return [Line(dimension, "no documents of this kind in the corpus", "0 docs", {}, True)]
     lines = []
     for group in summarize(rows, names, threshold):
         if group.group != "overall":
