@@ -29,7 +29,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("bench") / "corpus"
     (root / "docs").mkdir(parents=True)
-    text_image(["Invoice INV-2024-117 dated 2024-03-15,", "total 1,250.00 EUR"]).save(root / "docs" / "invoice.png")
+    text_image(["Invoice INV-2024-117 dated 2024-03-15,", "total 1,250.00 EUR"]).save(
+        root / "docs" / "invoice.png"
+    )
     (root / "docs" / "invoice.txt").write_text(INVOICE, encoding="utf-8")
     text_image(["Item        Price", "Paper       12.50"], width=480).save(root / "docs" / "table.png")
     (root / "docs" / "table.html").write_text(TABLE, encoding="utf-8")
@@ -40,7 +42,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"pdf": "report.pdf", "page": 2, "id": "r2", "type": "present", "text": "lists 42 items"},
         {"pdf": "report.pdf", "page": 1, "id": "r3", "type": "math", "math": "x^2 + 1"},
     ]
-    (root / "docs" / "report.tests.jsonl").write_text("\n".join(json.dumps(t) for t in tests), encoding="utf-8")
+    (root / "docs" / "report.tests.jsonl").write_text(
+        "\n".join(json.dumps(t) for t in tests), encoding="utf-8"
+    )
     text_image(["The area is A = pi r^2", "for a radius of 25 mm."]).save(root / "docs" / "formula.png")
     (root / "docs" / "formula.md").write_text(FORMULA, encoding="utf-8")
     (root / "manifest.tsv").write_text(

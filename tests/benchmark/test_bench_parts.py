@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tierocr.benchmark.diff import highlight
 from tierocr.benchmark.dimensions import (
     dimension_lines,
     formula_similarity,
     math_segments,
     number_tokens,
 )
-from tierocr.benchmark.diff import highlight
 from tierocr.benchmark.measure import measure_target
 from tierocr.benchmark.models import BenchPlan, BenchReport, LatencyStats, TargetResult
 from tierocr.benchmark.targets import Target, TargetError, parse_targets
@@ -162,11 +162,16 @@ def test_dimensions_side_by_side_on_fake_systems(corpus: Path, tmp_path: Path) -
 
 def test_a_target_whose_engine_fails_reports_failed_requests(images: Path) -> None:
     target = Target(name="broken", spec="broken", kind="engine", engine="no-such-engine")
-    plan = BenchPlan(images=sorted(images.iterdir()), concurrency=[1, 2], warm_requests=2, throughput_min_requests=2)
+    plan = BenchPlan(
+        images=sorted(images.iterdir()), concurrency=[1, 2], warm_requests=2, throughput_min_requests=2
+    )
     steps: list[str] = []
     result = measure_target(target, plan, Settings(), lambda label, n: steps.append(label))
     assert result.warm is None and result.cold_start_s is None
-    assert [(p.concurrency, p.errors, p.images_per_s) for p in result.throughput] == [(1, 2, 0.0), (2, 4, 0.0)]
+    assert [(p.concurrency, p.errors, p.images_per_s) for p in result.throughput] == [
+        (1, 2, 0.0),
+        (2, 4, 0.0),
+    ]
     assert result.request_errors and "no-such-engine" in result.request_errors[0]
     assert len(steps) == plan.steps()
 

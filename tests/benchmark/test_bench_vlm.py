@@ -120,7 +120,12 @@ def test_bench_measures_both_endpoints(
         assert all(p["images_per_s"] > 0 and p["tokens_per_s"] > 0 for p in target["throughput"])
         assert target["pdf"]["pages"] == 2 and target["pdf"]["error"] is None
         assert target["peak_rss_mb"] is None  # the server's memory is not ours to measure
-        assert [r["id"] for r in target["corpus"]] == ["docs-invoice", "docs-table", "docs-report", "docs-formula"]
+        assert [r["id"] for r in target["corpus"]] == [
+            "docs-invoice",
+            "docs-table",
+            "docs-report",
+            "docs-formula",
+        ]
     names = [t["name"] for t in report["targets"]]
     for row in report["rows"]:
         assert sorted(row["results"]) == sorted(names)
@@ -145,7 +150,13 @@ def test_compare_two_endpoints_writes_dimensions_and_diffs(
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     names = [t["name"] for t in data["bench"]["targets"]]
     dimensions = {d["dimension"] for d in data["dimensions"]}
-    assert {"English text", "LaTeX formulas", "Tables (TEDS)", "Digits and identifiers", "Speed"} <= dimensions
+    assert {
+        "English text",
+        "LaTeX formulas",
+        "Tables (TEDS)",
+        "Digits and identifiers",
+        "Speed",
+    } <= dimensions
     speed = {d["measure"]: d["values"] for d in data["dimensions"] if d["dimension"] == "Speed"}
     assert all(v is not None and v > 0 for v in speed["images/s at 5 concurrent"].values())
     assert data["bench"]["targets"][0]["throughput"][0]["concurrency"] == 5
