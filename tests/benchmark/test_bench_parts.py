@@ -104,6 +104,8 @@ def test_highlight_marks_each_side_and_escapes_markup() -> None:
     a, b = highlight("total 1,250.00 <b>", "total 1,260.00 <b>")
     assert '<span class="only-a">250</span>' in a and '<span class="only-b">260</span>' in b
     assert "&lt;b&gt;" in a and "<b>" not in a.replace('<span class="only-a">', "")
+    a, b = highlight("one two\nthree", "one  two three")  # layout whitespace is kept, not marked
+    assert (a, b) == ("one two\nthree", "one  two three")
     a, b = highlight("合同金额", "合同全额")  # CJK compared character by character
     assert '<span class="only-a">金</span>' in a and '<span class="only-b">全</span>' in b
 
@@ -154,7 +156,7 @@ def test_dimensions_side_by_side_on_fake_systems(corpus: Path, tmp_path: Path) -
     latex = lines[("LaTeX formulas", "formula similarity (1 - NED of LaTeX, none = 0)")]
     assert latex.count == "2 formulas"  # one in the Markdown reference, one math test
     assert latex.values["good"] is not None and latex.values["poor"] == 0.0
-    assert lines[("Tables (TEDS)", "mean TEDS")].values == {"good": 1.0, "poor": 0.0}
+    assert lines[("Tables", "mean TEDS")].values == {"good": 1.0, "poor": 0.0}
     assert lines[("English text", "mean NED")].better(["good", "poor"]) == "good"
     assert lines[("Chinese text", "no documents of this kind in the corpus")].count == "0 docs"
     assert lines[("Speed", "cold start (s)")].better(["good", "poor"]) == "poor"  # lower is better

@@ -153,7 +153,7 @@ def test_compare_two_endpoints_writes_dimensions_and_diffs(
     assert {
         "English text",
         "LaTeX formulas",
-        "Tables (TEDS)",
+        "Tables",
         "Digits and identifiers",
         "Speed",
     } <= dimensions

@@ -78,19 +78,42 @@ def throughput_chart(report: BenchReport, path: Path) -> Path | None:
 
 
 def grouped_bars(
-    labels: list[str], series: dict[str, list[float | None]], path: Path, *, title: str, ylabel: str
+    labels: list[str],
+    series: dict[str, list[float | None]],
+    path: Path,
+    *,
+    title: str,
+    ylabel: str,
+    horizontal: bool = False,
 ) -> Path:
-    """One group of bars per label, one bar per series; missing values are left out, not drawn as 0."""
+    """One group of bars per label, one bar per series; missing values are left out, not drawn as 0.
+
+    ``horizontal`` lays the groups down the page, for many or long labels (the first label on top).
+    """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(labels) * max(1, len(series)) + 2), 4.6))
+    groups = len(labels) * max(1, len(series))
+    if horizontal:
+        fig, ax = plt.subplots(figsize=(9.0, max(3.0, 0.28 * groups + 1.4)))
+    else:
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * groups + 2), 4.6))
     width = 0.8 / max(1, len(series))
     for i, (name, values) in enumerate(series.items()):
         xs = [j + (i - (len(series) - 1) / 2) * width for j, v in enumerate(values) if v is not None]
-        ax.bar(xs, [v for v in values if v is not None], width=width, label=name)
-    ax.set_xticks(range(len(labels)), labels, rotation=25, ha="right")
-    ax.set_ylabel(ylabel)
+        heights = [v for v in values if v is not None]
+        if horizontal:
+            ax.barh(xs, heights, height=width, label=name)
+        else:
+            ax.bar(xs, heights, width=width, label=name)
+    if horizontal:
+        ax.set_yticks(range(len(labels)), labels)
+        ax.invert_yaxis()
+        ax.set_xlabel(ylabel)
+        ax.grid(axis="x", alpha=0.3)
+    else:
+        ax.set_xticks(range(len(labels)), labels, rotation=25, ha="right")
+        ax.set_ylabel(ylabel)
+        ax.grid(axis="y", alpha=0.3)
     ax.set_title(title)
-    ax.grid(axis="y", alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

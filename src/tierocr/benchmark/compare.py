@@ -16,6 +16,7 @@ from tierocr.benchmark.models import BenchReport
 from tierocr.benchmark.report import md_table
 from tierocr.config import Settings
 from tierocr.evaluation.corpus import ManifestRow, Metric
+from tierocr.evaluation.models import SystemResult
 from tierocr.evaluation.report import format_score
 
 CONVENTIONS = """\
@@ -32,10 +33,18 @@ latency over single images of the corpus; images/s with N in flight; pages/s ove
 _MEASURE_BY_METRIC = {Metric.NED: "mean NED", Metric.OLMOCR: "olmOCR pass rate", Metric.TEDS: "mean TEDS"}
 
 
+def _worth(metric: Metric, result: SystemResult | None) -> float:
+    """A row's score on one scale, higher is better; a failed or n/a run is worth nothing."""
+    if result is None or result.error is not None or result.score is None:
+        return 0.0
+    return 1.0 - result.score if metric is Metric.NED else result.score
+
+
 def diff_documents(
     report: BenchReport, manifest: list[ManifestRow], outputs_dir: Path, count: int
 ) -> list[DiffDocument]:
-    """The ``count`` documents whose two outputs differ most (disagreement above 0 only)."""
+    """The ``count`` documents where the two differ most: by text (NED between the outputs) or by score
+    (a table one target found and the other read as lines has the same text but not the same worth)."""
     a, b = report.names[:2]
     by_id = {r.id: r for r in report.rows}
     found = []
@@ -48,13 +57,15 @@ def diff_documents(
             path = outputs_dir / name / f"{row.id}.md"
             texts.append(path.read_text(encoding="utf-8") if path.is_file() else "")
         score = disagreement(*texts)
-        if score <= 0:
+        a_worth, b_worth = (_worth(row.metric, result.results.get(n)) for n in (a, b))
+        gap = abs(a_worth - b_worth)
+        if max(score, gap) <= 0:
             continue
         facts = [("content", row.content), ("language", row.language), ("metric", str(row.metric))]
         for name in (a, b):
             facts.append((f"{name} score", format_score(row.metric, result.results.get(name))))
-        found.append(DiffDocument(row.id, row.file, score, a, b, texts[0], texts[1], tuple(facts)))
-    found.sort(key=lambda d: -d.disagreement)
+        found.append(DiffDocument(row.id, row.file, score, a, b, texts[0], texts[1], tuple(facts), gap))
+    found.sort(key=lambda d: -max(d.disagreement, d.score_gap))
     return found[:count]
 
 
@@ -76,8 +87,9 @@ def compare_chart(lines: list[Line], names: list[str], path: Path) -> Path:
         [label.replace("mean NED", "1 - NED") for label in labels],
         series,
         path,
-        title=f"{' vs '.join(names)}: accuracy per dimension (higher is better)",
-        ylabel="score",
+        title=f"{' vs '.join(names)}: accuracy per dimension",
+        ylabel="score, higher is better (edit distances as 1 - NED)",
+        horizontal=True,
     )
 
 
@@ -140,7 +152,8 @@ def render_compare(
         header = [
             "document",
             "content",
-            "disagreement (NED between the outputs)",
+            "outputs differ (NED)",
+            "score gap",
             *(f"{n} score" for n in names),
         ]
         table = []
@@ -152,6 +165,7 @@ def render_compare(
                     label,
                     facts.get("content", ""),
                     f"{doc.disagreement:.3f}",
+                    f"{doc.score_gap:.3f}",
                     *(facts.get(f"{n} score", "") for n in names),
                 ]
             )
@@ -197,7 +211,13 @@ def write_compare(
         "bench": report.model_dump(mode="json"),
         "dimensions": [asdict(line) for line in lines],
         "diffs": [
-            {"id": d.row_id, "disagreement": d.disagreement, "page": f"diffs/{p.name}"} for d, p in diffs
+            {
+                "id": d.row_id,
+                "disagreement": d.disagreement,
+                "score_gap": d.score_gap,
+                "page": f"diffs/{p.name}",
+            }
+            for d, p in diffs
         ],
     }
     import json

@@ -19,7 +19,7 @@ from tierocr.config import InputSettings
 from tierocr.evaluation.metrics import normalized_edit_distance
 from tierocr.evaluation.normalize import normalize_for_ned
 
-_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]|\w+|\s+|[^\w\s]")
+_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]|\w+|[^\w\s]")
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -43,6 +43,7 @@ class DiffDocument:
     a_text: str
     b_text: str
     facts: tuple[tuple[str, str], ...] = ()
+    score_gap: float = 0.0
 
 
 def disagreement(a: str, b: str) -> float:
@@ -50,27 +51,44 @@ def disagreement(a: str, b: str) -> float:
     return normalized_edit_distance(normalize_for_ned(a), normalize_for_ned(b))
 
 
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text)
+def tokens(text: str) -> tuple[str, list[str], list[str]]:
+    """The text before the first token, the tokens, and the whitespace after each one.
+
+    Whitespace is kept for display but not compared: a line break where the other has a space is layout,
+    not a difference worth marking.
+    """
+    matches = list(_TOKEN.finditer(text))
+    if not matches:
+        return text, [], []
+    ends = [m.start() for m in matches[1:]] + [len(text)]
+    return (
+        text[: matches[0].start()],
+        [m.group(0) for m in matches],
+        [text[m.end() : e] for m, e in zip(matches, ends, strict=True)],
+    )
+
+
+def _marked(words: list[str], gaps: list[str], css: str | None) -> str:
+    """Tokens with their whitespace; the marked span covers the tokens, not the gap after the last."""
+    if not words:
+        return ""
+    inner = "".join(html.escape(w + g) for w, g in zip(words[:-1], gaps[:-1], strict=True))
+    inner += html.escape(words[-1])
+    tail = html.escape(gaps[-1])
+    return (f'<span class="{css}">{inner}</span>' if css else inner) + tail
 
 
 def highlight(a: str, b: str) -> tuple[str, str]:
     """Both texts as escaped HTML, with what only A has and what only B has wrapped in marked spans."""
-    left, right = tokens(a), tokens(b)
-    out_a: list[str] = []
-    out_b: list[str] = []
+    lead_a, left, gaps_a = tokens(a)
+    lead_b, right, gaps_b = tokens(b)
+    out_a: list[str] = [html.escape(lead_a)]
+    out_b: list[str] = [html.escape(lead_b)]
     matcher = difflib.SequenceMatcher(None, left, right, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        a_part = html.escape("".join(left[i1:i2]))
-        b_part = html.escape("".join(right[j1:j2]))
-        if op == "equal":
-            out_a.append(a_part)
-            out_b.append(b_part)
-            continue
-        if a_part:
-            out_a.append(f'<span class="only-a">{a_part}</span>')
-        if b_part:
-            out_b.append(f'<span class="only-b">{b_part}</span>')
+        same = op == "equal"
+        out_a.append(_marked(left[i1:i2], gaps_a[i1:i2], None if same else "only-a"))
+        out_b.append(_marked(right[j1:j2], gaps_b[j1:j2], None if same else "only-b"))
     return "".join(out_a), "".join(out_b)
 
 
@@ -94,7 +112,12 @@ def page_image_uri(path: Path, settings: InputSettings, max_px: int) -> str | No
 def render_page(doc: DiffDocument, image_uri: str | None) -> str:
     a_html, b_html = highlight(doc.a_text, doc.b_text)
     a, b = html.escape(doc.a_name), html.escape(doc.b_name)
-    rows = [("document", str(doc.file)), ("disagreement (NED A vs B)", f"{doc.disagreement:.3f}"), *doc.facts]
+    rows = [
+        ("document", str(doc.file)),
+        ("outputs differ (NED of A vs B)", f"{doc.disagreement:.3f}"),
+        ("score gap", f"{doc.score_gap:.3f}"),
+        *doc.facts,
+    ]
     facts = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     image = (
         f'<img alt="first page of {html.escape(doc.row_id)}" src="{image_uri}">'
@@ -127,7 +150,8 @@ def write_diffs(docs: list[DiffDocument], folder: Path, settings: InputSettings,
         written.append(path)
     if docs:
         items = "".join(
-            f'<li><a href="{html.escape(p.name)}">{html.escape(d.row_id)}</a> ({d.disagreement:.3f})</li>'
+            f'<li><a href="{html.escape(p.name)}">{html.escape(d.row_id)}</a> '
+            f"(text {d.disagreement:.3f}, score gap {d.score_gap:.3f})</li>"
             for d, p in zip(docs, written, strict=True)
         )
         title = f"{html.escape(docs[0].a_name)} vs {html.escape(docs[0].b_name)}: where they disagree most"

@@ -225,7 +225,7 @@ def _extra_lines(
     )
     teds_count = len(next(iter(md_teds.values()), []))
     tables = Line(
-        "Tables (TEDS)",
+        "Tables",
         "TEDS of tables inside Markdown references",
         f"{teds_count} docs",
         {n: sum(v) / len(v) if v else None for n, v in md_teds.items()},
@@ -252,7 +252,7 @@ def _table_tests(rows: list[RowResult], names: list[str]) -> Line | None:
     if not counted:
         return None
     values: dict[str, float | None] = {n: passed[n] / counted for n in names}
-    return Line("Tables (TEDS)", "olmOCR table tests pass rate", f"{counted} tests", values, True)
+    return Line("Tables", "olmOCR table tests pass rate", f"{counted} tests", values, True)
 
 
 def speed_lines(report: BenchReport, concurrency: int) -> list[Line]:
@@ -307,7 +307,7 @@ def dimension_lines(
         "LaTeX formulas", _subset(rows, lambda r: r.content == "formula"), names, threshold
     )
     lines.append(latex)
-    lines += _metric_lines("Tables (TEDS)", _subset(rows, lambda r: r.content == "table"), names, threshold)
+    lines += _metric_lines("Tables", _subset(rows, lambda r: r.content == "table"), names, threshold)
     lines.append(md_tables)
     table_tests = _table_tests(_subset(rows, lambda r: True), names)
     if table_tests is not None:
