@@ -16,7 +16,7 @@ CONFIG = """\
 bench:
   throughput_rounds: 1
   throughput_min_requests: 2
-  compare_images: 1
+  request_images: 1
   diff_documents: 3
 """
 

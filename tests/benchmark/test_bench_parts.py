@@ -16,6 +16,7 @@ from tierocr.benchmark.dimensions import (
     formula_similarity,
     math_segments,
     number_tokens,
+    without_math,
 )
 from tierocr.benchmark.measure import measure_target
 from tierocr.benchmark.models import BenchPlan, BenchReport, LatencyStats, TargetResult
@@ -98,6 +99,15 @@ def test_formulas_are_found_and_scored_by_similarity() -> None:
     assert formula_similarity(["A=\\pi r^2"], math_segments(text)) == [1.0]
     assert formula_similarity(["A=\\pi r^2"], []) == [0.0]
     assert 0 < formula_similarity(["A=\\pi r^3"], ["A=\\pi r^2"])[0] < 1
+    assert math_segments("where $ x + y $ holds") == ["x + y"]
+
+
+def test_dollar_amounts_are_not_formulas() -> None:
+    amounts = ("Cost of revenue $ 176 $ 141 $ 138", "costs $5 million and revenue $7 million", "$ 10 or $ 20")
+    for text in (*amounts, "$5\n$10\nF $20"):
+        assert math_segments(text) == []
+        assert without_math(text) == text
+    assert number_tokens(without_math("Total $ 4,737 $ 3,549")) == {"4,737": 1, "3,549": 1}
 
 
 def test_highlight_marks_each_side_and_escapes_markup() -> None:
@@ -201,6 +211,9 @@ def test_an_unreachable_endpoint_is_an_error_in_the_report(images: Path, tmp_pat
         (["bench", "rapidocr", "--concurrency", "0"], "at least 1"),
         (["compare", "rapidocr", "rapidocr", "--corpus", "{corpus}"], "same target"),
         (["bench", "rapidocr", "--images", "{empty}"], "no images"),
+        (["compare", "rapidocr", "--corpus", "{corpus}"], "give two targets"),
+        (["compare", "rapidocr", "--from-report", "{empty}"], "give no targets"),
+        (["compare", "--from-report", "{empty}"], "not a compare report"),
     ],
 )
 def test_bad_input_is_one_line_not_a_traceback(

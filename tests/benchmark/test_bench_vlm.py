@@ -176,3 +176,16 @@ def test_compare_two_endpoints_writes_dimensions_and_diffs(
     docs = summary.read_text(encoding="utf-8")
     assert "](diffs/" not in docs and "![accuracy per dimension](compare-a-vs-b.png)" in docs
     assert summary.with_suffix(".png").read_bytes().startswith(PNG)
+
+    # The finished run re-rendered with the scorers as they are now: no request is sent again.
+    for _, loads in servers.values():
+        loads.count = -100  # a load would show
+    (out / "report.md").unlink()
+    again = CliRunner().invoke(
+        app, ["compare", "--from-report", str(out), "--config", str(_config(tmp_path))]
+    )
+    assert again.exit_code == 0, again.output
+    rerendered = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert rerendered["dimensions"] == data["dimensions"]
+    assert (out / "report.md").read_text(encoding="utf-8") == report
+    assert all(loads.count == -100 for _, loads in servers.values())

@@ -147,12 +147,12 @@ def bench_command(
     try:
         if images is not None:
             request_images = images_in(images)
-        elif rows and corpus_images(rows, settings.bench.compare_images):
-            request_images = corpus_images(rows, settings.bench.compare_images)
+        elif rows and corpus_images(rows, settings.bench.request_images):
+            request_images = corpus_images(rows, settings.bench.request_images)
         else:
             source = pdf or sample_document()
             request_images = page_images(
-                source, settings.input, report_dir / "inputs", settings.bench.compare_images
+                source, settings.input, report_dir / "inputs", settings.bench.request_images
             )
     except TierOcrError as exc:
         option_error(str(exc))
@@ -184,12 +184,37 @@ def bench_command(
         raise typer.Exit(code=1)
 
 
+def _load_run(folder: Path, corpus: Path | None) -> tuple[BenchReport, list[ManifestRow]]:
+    """A finished compare run (its report.json) and the manifest rows it covered, for a re-render."""
+    import json
+
+    from tierocr.benchmark.models import BenchReport
+    from tierocr.evaluation.corpus import read_manifest
+
+    path = folder / "report.json"
+    try:
+        report = BenchReport.model_validate(json.loads(path.read_text(encoding="utf-8"))["bench"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        option_error(f"--from-report {folder}: not a compare report ({path}): {exc}")
+    source = corpus or (Path(report.corpus) if report.corpus else None)
+    if source is None:
+        option_error(f"--from-report {folder}: the report names no corpus; give --corpus")
+    try:
+        covered = {row.id for row in report.rows}
+        rows = [row for row in read_manifest(source) if row.id in covered]
+    except (OSError, ValueError) as exc:
+        option_error(f"--corpus {source}: {exc}")
+    return report, rows
+
+
 def compare_command(
-    a: Annotated[str, typer.Argument(help="First target. " + _TARGETS_HELP, show_default=False)],
-    b: Annotated[str, typer.Argument(help="Second target.", show_default=False)],
+    a: Annotated[
+        str | None, typer.Argument(help="First target. " + _TARGETS_HELP, show_default=False)
+    ] = None,
+    b: Annotated[str | None, typer.Argument(help="Second target.", show_default=False)] = None,
     corpus: Annotated[
-        Path, typer.Option("--corpus", help="Folder with manifest.tsv.", exists=True, file_okay=False)
-    ],
+        Path | None, typer.Option("--corpus", help="Folder with manifest.tsv.", exists=True, file_okay=False)
+    ] = None,
     output: OutputOption = None,
     summary: Annotated[
         Path | None,
@@ -197,6 +222,15 @@ def compare_command(
             "--summary",
             help="Also write the report, without diff links, to this .md and its chart beside it (.png).",
             dir_okay=False,
+        ),
+    ] = None,
+    from_report: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-report",
+            help="Re-render this finished compare folder with the current scorers (no OCR); no A and B.",
+            exists=True,
+            file_okay=False,
         ),
     ] = None,
     warm_requests: WarmOption = None,
@@ -210,31 +244,39 @@ def compare_command(
 
     console = Console(stderr=True)
     settings = settings_or_exit(config, bench={"warm_requests": warm_requests})
-    rows = _rows(corpus, only, limit)
     _eval_extra(console)
-    report_dir = (output or settings.bench.report_dir).resolve()
-    count = settings.bench.compare_images
-    request_images = corpus_images(rows, count)
-    try:
-        if not request_images:  # a corpus of PDFs only: their first pages stand in
-            for row in rows[:count]:
-                request_images += page_images(row.file, settings.input, report_dir / "inputs", 1)
-    except TierOcrError as exc:
-        option_error(str(exc))
-    options = {"--corpus": corpus, "-o": output, "--summary": summary, "--warm-requests": warm_requests}
-    options |= {"--limit": limit, "--only": only, "--config": config}
-    report, _ = _run(
-        [a, b],
-        settings,
-        report_dir,
-        console,
-        _command_line("compare", [a, b], options),
-        images=request_images,
-        pdf=None,
-        rows=rows,
-        concurrency=[settings.bench.compare_concurrency],
-        corpus=corpus,
-    )
+    if from_report is not None:
+        if a is not None or b is not None:
+            option_error("--from-report re-renders a finished run: give no targets")
+        report, rows = _load_run(from_report, corpus)
+        report_dir = from_report.resolve()
+    else:
+        if a is None or b is None or corpus is None:
+            option_error("give two targets and --corpus (or --from-report with a finished compare folder)")
+        rows = _rows(corpus, only, limit)
+        report_dir = (output or settings.bench.report_dir).resolve()
+        count = settings.bench.request_images
+        request_images = corpus_images(rows, count)
+        try:
+            if not request_images:  # a corpus of PDFs only: their first pages stand in
+                for row in rows[:count]:
+                    request_images += page_images(row.file, settings.input, report_dir / "inputs", 1)
+        except TierOcrError as exc:
+            option_error(str(exc))
+        options = {"--corpus": corpus, "-o": output, "--summary": summary, "--warm-requests": warm_requests}
+        options |= {"--limit": limit, "--only": only, "--config": config}
+        report, _ = _run(
+            [a, b],
+            settings,
+            report_dir,
+            console,
+            _command_line("compare", [a, b], options),
+            images=request_images,
+            pdf=None,
+            rows=rows,
+            concurrency=[settings.bench.compare_concurrency],
+            corpus=corpus,
+        )
     lines, written = write_compare(report, rows, report_dir, settings, console, summary=summary)
     out = Console()
     print_dimensions(lines, report.names, out if out.is_terminal else Console(width=160))

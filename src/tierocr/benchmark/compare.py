@@ -193,7 +193,7 @@ def write_compare(
     """report.md, report.json, compare.png and diffs/ in ``report_dir``; with ``summary``, the same
     report without the diff links (for a docs page) and its chart beside it under the same stem."""
     outputs = report_dir / "outputs"
-    lines = dimension_lines(report, manifest, outputs, settings.bench.compare_concurrency)
+    lines = dimension_lines(report, manifest, outputs, report.concurrency[0])
     docs = diff_documents(report, manifest, outputs, settings.bench.diff_documents)
     pages = write_diffs(docs, report_dir / "diffs", settings.input, settings.bench.diff_image_max_px)
     diffs = list(zip(docs, pages, strict=True))

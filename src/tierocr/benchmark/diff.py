@@ -133,8 +133,8 @@ def render_page(doc: DiffDocument, image_uri: str | None) -> str:
 <p class="legend"><span class="only-a">only in {a}</span><span class="only-b">only in {b}</span></p>
 <div class="grid">
 <div><h2>Page</h2>{image}</div>
-<div><h2>{a}</h2><pre>{a_html}</pre></div>
-<div><h2>{b}</h2><pre>{b_html}</pre></div>
+<div><h2>{a}</h2><pre dir="auto">{a_html}</pre></div>
+<div><h2>{b}</h2><pre dir="auto">{b_html}</pre></div>
 </div>
 </body></html>
 """

@@ -32,17 +32,41 @@ _MATH = re.compile(
     r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$(?!\s*\$)(.+?)(?<![\\])\$", re.DOTALL
 )
 _NUMBER = re.compile(r"(?:[A-Za-z]+[-/])*[A-Za-z0-9]*\d[A-Za-z0-9.,:/\-]*")
+_LATEX_MARK = re.compile(r"[\\^_{}=]")
+_WORD = re.compile(r"[A-Za-z]{3,}")
 _LATEX_SPACING = re.compile(r"\\[,;:! ]|\\quad|\\qquad|\s+")
 _TEXT_KINDS = frozenset({"text", "scanned", "mixed"})
 
 
+def _is_math(match: re.Match[str]) -> bool:
+    """Display math always; inline ``$…$`` only when it reads as maths rather than two dollar amounts
+    (``$ 176 $ 141`` in a financial table, ``$5 million and $7``, ``$ 10 or $ 20``): within one line, and
+    a LaTeX mark or a short formula of single letters that does not start with a digit (``$ x + y $``)."""
+    body = match.group(4)
+    if body is None:
+        return True
+    if "\n" in body:
+        return False
+    if _LATEX_MARK.search(body):
+        return True
+    text = body.strip()
+    return (
+        any(ch.isalpha() for ch in text)
+        and not text[:1].isdigit()
+        and not _WORD.search(text)
+        and len(text) <= 40
+    )
+
+
 def math_segments(markdown: str) -> list[str]:
     """The LaTeX between math delimiters, in order."""
-    return [next(g for g in m.groups() if g is not None).strip() for m in _MATH.finditer(markdown)]
+    return [
+        next(g for g in m.groups() if g is not None).strip() for m in _MATH.finditer(markdown) if _is_math(m)
+    ]
 
 
 def without_math(markdown: str) -> str:
-    return _MATH.sub(" ", markdown)
+    return _MATH.sub(lambda m: " " if _is_math(m) else m.group(0), markdown)
 
 
 def number_tokens(text: str) -> Counter[str]:

@@ -111,7 +111,7 @@ def measure_target(target: Target, plan: BenchPlan, settings: Settings, emit: Em
         result.error = f"{type(exc).__name__}: {exc}"
         return result
     try:
-        result.model = getattr(runner, "model", None)
+        result.model = runner.model
         _measure(runner, target, plan, result, recorder, sampler, emit)
     finally:
         runner.close()
@@ -134,9 +134,7 @@ def _measure(
     images = itertools.cycle(plan.images)
     # Cold: the first request after process start (classical) or after the server gave its model up.
     first = next(images)
-    outcome = runner.cold(first)
-    reading, method = outcome if isinstance(outcome, tuple) else (outcome, runner.describe_cold())
-    result.cold_method = method
+    reading, result.cold_method = runner.cold(first)
     if not recorder.failed(reading):
         result.first_request_s = reading.seconds
         if target.own_process and plan.process_started is not None:

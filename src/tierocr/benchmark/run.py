@@ -15,7 +15,7 @@ from tierocr.benchmark.measure import measure_target
 from tierocr.benchmark.models import BenchPlan, BenchReport, TargetResult
 from tierocr.benchmark.targets import Target
 from tierocr.config import InputSettings, Settings
-from tierocr.errors import InputError, TierOcrError
+from tierocr.errors import InputError
 from tierocr.evaluation.corpus import ManifestRow
 from tierocr.evaluation.models import RowResult
 from tierocr.inputs import DOCUMENT_SUFFIXES, expand_inputs
@@ -98,8 +98,9 @@ def run_targets(
                     result = run_in_child(target, plan, settings, step)
                 else:
                     result = measure_target(target, plan, settings, step)
-            except TierOcrError as exc:
-                result = TargetResult(name=target.name, spec=target.spec, kind=target.kind, error=str(exc))
+            except Exception as exc:  # one target's failure is the report's data, the others still run
+                error = f"{type(exc).__name__}: {exc}"
+                result = TargetResult(name=target.name, spec=target.spec, kind=target.kind, error=error)
             progress.update(task, completed=plan.steps(), description=f"{target.name}: done")
             results.append(result)
     rows = _merge_rows(results, plan.rows)

@@ -68,6 +68,7 @@ class ClassicalRunner:
             self._languages = manifest_languages(rows)
         self.system = self._new_system()
         self._extra: list[SystemFn] = []
+        self.model: str | None = None  # a classical tier serves no named model
 
     def _new_system(self) -> SystemFn:
         from tierocr.evaluation.systems import BareEngineSystem, TierocrSystem
@@ -76,11 +77,9 @@ class ClassicalRunner:
             return BareEngineSystem(self.settings, self.target.engine or "")
         return TierocrSystem(self.settings, name=self.target.name, languages=self._languages)
 
-    def describe_cold(self) -> str:
-        return "process start to first answer (imports and model loading included)"
-
-    def cold(self, path: Path) -> Reading:
-        return self.read(path)
+    def cold(self, path: Path) -> tuple[Reading, str]:
+        """The first request of a fresh process; the caller times it from the process's spawn."""
+        return self.read(path), "process start to first answer (imports and model loading included)"
 
     def read(self, path: Path, system: SystemFn | None = None) -> Reading:
         started = time.perf_counter()
@@ -206,9 +205,6 @@ class VlmRunner:
                 f"{self.target.spec}: {url} lists no model (HTTP {response.status_code}); add ?model=NAME"
             )
         return str(models[0]["id"])
-
-    def describe_cold(self) -> str:
-        return "first request of this run"
 
     def cold(self, path: Path) -> tuple[Reading, str]:
         """The first request after the server gave its model up (when it can), wake-up included."""

@@ -51,8 +51,11 @@ class BenchSettings(BaseModel):
         "before the cold request, so that it pays the load as after a restart.",
     )
     compare_concurrency: int = Field(5, ge=1, description="`compare`: requests in flight of its images/s.")
-    compare_images: int = Field(
-        8, ge=1, description="`compare`: corpus images used for latency and throughput."
+    request_images: int = Field(
+        8,
+        ge=1,
+        description="Without --images: corpus images (else PDF pages) sent as the latency and throughput "
+        "requests.",
     )
     diff_documents: int = Field(
         5, ge=0, description="`compare`: documents where the two targets disagree most get an HTML diff."
