@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from rich.console import Console
@@ -30,7 +31,9 @@ the output has no LaTeX. Speed: see `tierocr bench` (cold start from process spa
 latency over single images of the corpus; images/s with N in flight; pages/s over the corpus run).
 """
 
-_MEASURE_BY_METRIC = {Metric.NED: "mean NED", Metric.OLMOCR: "olmOCR pass rate", Metric.TEDS: "mean TEDS"}
+_MEASURE_BY_METRIC = MappingProxyType(
+    {Metric.NED: "mean NED", Metric.OLMOCR: "olmOCR pass rate", Metric.TEDS: "mean TEDS"}
+)
 
 
 def _worth(metric: Metric, result: SystemResult | None) -> float:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from tierocr.benchmark.models import BenchReport
 from tierocr.evaluation.corpus import GroundTruthFormat, ManifestRow, Metric
@@ -147,11 +148,13 @@ class Line:
         return "tie" if len(winners) > 1 else winners[0]
 
 
-_MEASURE = {
-    Metric.NED: ("mean NED", False),
-    Metric.OLMOCR: ("olmOCR pass rate", True),
-    Metric.TEDS: ("mean TEDS", True),
-}
+_MEASURE = MappingProxyType(
+    {
+        Metric.NED: ("mean NED", False),
+        Metric.OLMOCR: ("olmOCR pass rate", True),
+        Metric.TEDS: ("mean TEDS", True),
+    }
+)
 
 
 def _metric_lines(dimension: str, rows: list[RowResult], names: list[str], threshold: float) -> list[Line]:

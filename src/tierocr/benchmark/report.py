@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 
 from rich.console import Console
 from rich.table import Table as RichTable
@@ -192,4 +193,4 @@ def print_summary(report: BenchReport, console: Console) -> None:
             console.print(f"[red]{t.name}: {t.error}[/red]")
 
 
-_SHORT = {Metric.NED: "NED", Metric.OLMOCR: "olmOCR", Metric.TEDS: "TEDS"}
+_SHORT = MappingProxyType({Metric.NED: "NED", Metric.OLMOCR: "olmOCR", Metric.TEDS: "TEDS"})

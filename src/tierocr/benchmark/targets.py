@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from types import MappingProxyType
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -20,13 +21,15 @@ from tierocr.engines.vlm_profiles import PROFILES
 from tierocr.errors import TierOcrError
 
 TargetKind = Literal["engine", "tierocr", "vlm"]
-_TIEROCR_FORMS = {
-    "tierocr": None,
-    "tierocr --no-layout": False,
-    "tierocr-no-layout": False,
-    "tierocr --layout": True,
-    "tierocr-layout": True,
-}
+_TIEROCR_FORMS = MappingProxyType(
+    {
+        "tierocr": None,
+        "tierocr --no-layout": False,
+        "tierocr-no-layout": False,
+        "tierocr --layout": True,
+        "tierocr-layout": True,
+    }
+)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
