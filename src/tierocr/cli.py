@@ -46,6 +46,11 @@ from tierocr.evaluation.cli import eval_command  # noqa: E402
 
 app.command("eval")(eval_command)
 
+from tierocr.benchmark.cli import bench_command, compare_command  # noqa: E402
+
+app.command("bench")(bench_command)
+app.command("compare")(compare_command)
+
 from tierocr.server.cli import serve  # noqa: E402
 
 app.command("serve")(serve)

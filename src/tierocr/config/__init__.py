@@ -21,6 +21,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from tierocr.config.bench import BenchEndpoint, BenchSettings
 from tierocr.config.core import EvalSettings, InputSettings, OcrSettings, RenderSettings, TextLayerSettings
 from tierocr.config.deploy import DeploySettings
 from tierocr.config.index import IndexSettings
@@ -31,6 +32,8 @@ from tierocr.config.vlm import GateSettings, VlmSettings
 from tierocr.errors import ConfigError
 
 __all__ = [
+    "BenchEndpoint",
+    "BenchSettings",
     "ConfigError",
     "DeploySettings",
     "EvalSettings",
@@ -69,6 +72,7 @@ class Settings(BaseSettings):
     gpu: GpuSettings = Field(default_factory=GpuSettings)
     layout: LayoutSettings = Field(default_factory=LayoutSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    bench: BenchSettings = Field(default_factory=BenchSettings)
     vlm_server: VlmServerSettings = Field(default_factory=VlmServerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
