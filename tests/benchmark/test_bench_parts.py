@@ -129,7 +129,7 @@ def _fake(name: str, outputs: dict[str, str]):  # type: ignore[no-untyped-def]
 
 
 def test_dimensions_side_by_side_on_fake_systems(corpus: Path, tmp_path: Path) -> None:
-    from conftest import FORMULA, INVOICE, TABLE
+    from bench_helpers import FORMULA, INVOICE, TABLE
 
     right = {
         "invoice.png": INVOICE,
