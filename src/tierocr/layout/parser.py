@@ -161,6 +161,7 @@ class LayoutParser:
                 id(ln): regions[k].bbox for ln, k in zip(page_lines, owners, strict=True) if k is not None
             },
             regions=[r.bbox for r in regions],
+            word_lines=word_lines,
         )
 
         t0 = time.perf_counter()
