@@ -1,0 +1,467 @@
+"""The page-checkpointed job store: SQLite (a file, no server) or PostgreSQL, through SQLAlchemy Core.
+
+Every page is a durable step with two writes: its *claim* (``pending`` → ``running``, the try counted)
+and its *end* (``done`` with the Page, or a failure: back to ``pending`` after a back-off, or ``dead``
+once out of tries). Both are conditional updates, so a page is finished once whatever happens around
+it, and a run killed at any instant restarts from its rows: finished pages are read back, claimed ones
+that never finished are tried again (the try counted, so a page that kills its process every time ends
+in the dead-letter list instead of in a crash loop).
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``: a commit survives the process being killed, and a
+power cut can only lose the last commits (those pages are read again, never twice).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, case, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from tierocr.batch.locks import RunLock, acquire_run_lock
+from tierocr.batch.records import (
+    DocRecord,
+    NewDocument,
+    PageRecord,
+    RunRecord,
+    StoreError,
+    decode_json,
+    decode_page,
+    encode_json,
+    encode_page,
+    failed_page,
+    store_url,
+)
+from tierocr.batch.schema import (
+    PAGE_FINAL,
+    SCHEMA_VERSION,
+    DocStatus,
+    PageStatus,
+    documents,
+    metadata,
+    pages,
+    runs,
+    store_meta,
+)
+from tierocr.document import Document, Page, Tier
+
+_IN_BATCH = 500
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).splitlines()[0]
+
+
+def _escalated(page: Page) -> bool:
+    return page.tier is Tier.VLM or any(error.stage == "vlm" for error in page.errors)
+
+
+class PageStore:
+    """One job store; safe to share between threads (SQLAlchemy pools the connections)."""
+
+    def __init__(self, db: str) -> None:
+        self.label = db
+        url = store_url(db)
+        self.dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
+        self.path: Path | None = None
+        if self.dialect == "sqlite" and url.startswith("sqlite:///"):
+            self.path = Path(url.removeprefix("sqlite:///"))
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"job store {db}: cannot make {self.path.parent}: {exc.strerror}") from exc
+        try:
+            self.engine: Engine = create_engine(url, pool_pre_ping=self.dialect == "postgresql")
+            if self.dialect == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            with self.engine.begin() as conn:
+                metadata.create_all(conn)
+                self._check_schema(conn)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"job store {db}: cannot open: {_reason(exc)}") from exc
+
+    def _check_schema(self, conn: Connection) -> None:
+        stored = conn.execute(select(store_meta.c.value).where(store_meta.c.key == "schema")).scalar()
+        if stored is None:
+            conn.execute(insert(store_meta).values(key="schema", value=SCHEMA_VERSION))
+        elif stored != SCHEMA_VERSION:
+            raise StoreError(
+                f"job store {self.label} has schema {stored}, this tierocr reads {SCHEMA_VERSION}"
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def lock_run(self, run_id: str) -> RunLock:
+        """Hold ``run_id`` for this process: a second process on the same run is refused, not let in."""
+        return acquire_run_lock(self, run_id)
+
+    # --- runs ------------------------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> RunRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            return None
+        return RunRecord(row.id, row.output, json.loads(row.options), json.loads(row.fingerprint))
+
+    def save_run(
+        self, run_id: str, output: str, options: dict[str, Any], fingerprint: dict[str, str]
+    ) -> None:
+        now = time.time()
+        values = {"output": output, "options": json.dumps(options), "fingerprint": json.dumps(fingerprint)}
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(runs).where(runs.c.id == run_id).values(**values, updated_at=now)
+            ).rowcount
+            if not changed:
+                conn.execute(insert(runs).values(id=run_id, **values, created_at=now, updated_at=now))
+
+    # --- documents -------------------------------------------------------------------------------------
+
+    def add_documents(self, run_id: str, new: Sequence[NewDocument]) -> int:
+        """Queue documents not yet in the store (by id); returns how many were new."""
+        if not new:
+            return 0
+        now = time.time()
+        added = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(new), _IN_BATCH):
+                chunk = new[start : start + _IN_BATCH]
+                known = set(
+                    conn.execute(
+                        select(documents.c.id).where(documents.c.id.in_([d.id for d in chunk]))
+                    ).scalars()
+                )
+                rows = [
+                    {
+                        "id": d.id,
+                        "run_id": run_id,
+                        "position": d.position,
+                        "source": d.source,
+                        "name": d.name,
+                        "stem": d.stem,
+                        "options": json.dumps(d.options),
+                        "status": DocStatus.QUEUED,
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for d in chunk
+                    if d.id not in known
+                ]
+                if rows:
+                    conn.execute(insert(documents), rows)
+                added += len(rows)
+        return added
+
+    def _doc_query(self) -> Any:
+        counts = (
+            select(
+                pages.c.doc_id,
+                func.count().label("total"),
+                func.sum(case((pages.c.status.in_(list(PAGE_FINAL)), 1), else_=0)).label("finished"),
+                func.sum(case((pages.c.status == PageStatus.DEAD, 1), else_=0)).label("dead"),
+            )
+            .group_by(pages.c.doc_id)
+            .subquery()
+        )
+        columns = [c for c in documents.c if c.name not in ("header", "result")]
+        return select(*columns, counts.c.total, counts.c.finished, counts.c.dead).outerjoin(
+            counts, counts.c.doc_id == documents.c.id
+        )
+
+    @staticmethod
+    def _doc(row: Any) -> DocRecord:
+        return DocRecord(
+            id=row.id,
+            run_id=row.run_id,
+            position=row.position,
+            source=row.source,
+            name=row.name,
+            stem=row.stem,
+            options=json.loads(row.options),
+            status=DocStatus(row.status),
+            page_count=row.page_count,
+            attempts=row.attempts,
+            error=row.error,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            pages_total=int(row.total or 0),
+            pages_finished=int(row.finished or 0),
+            pages_dead=int(row.dead or 0),
+        )
+
+    def document(self, doc_id: str) -> DocRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(self._doc_query().where(documents.c.id == doc_id)).first()
+        return None if row is None else self._doc(row)
+
+    def documents(
+        self,
+        run_id: str,
+        *,
+        statuses: Sequence[DocStatus] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[DocRecord]:
+        query = self._doc_query().where(documents.c.run_id == run_id)
+        if statuses:
+            query = query.where(documents.c.status.in_(list(statuses)))
+        if newest_first:
+            query = query.order_by(documents.c.created_at.desc(), documents.c.id)
+        else:
+            query = query.order_by(documents.c.position, documents.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [self._doc(row) for row in conn.execute(query)]
+
+    def update_document(
+        self, doc_id: str, *, where: Sequence[DocStatus] | None = None, **fields: Any
+    ) -> bool:
+        """Set fields of a document, only while it is in one of ``where`` when given; True if it was."""
+        if "result" in fields and fields["result"] is not None:
+            fields["result"] = encode_json(fields["result"])
+        if "attempts" in fields and isinstance(fields["attempts"], int) and fields["attempts"] < 0:
+            fields["attempts"] = documents.c.attempts + fields["attempts"]  # a refund
+        query = update(documents).where(documents.c.id == doc_id)
+        if where:
+            query = query.where(documents.c.status.in_(list(where)))
+        with self.engine.begin() as conn:
+            return conn.execute(query.values(**fields, updated_at=time.time())).rowcount > 0
+
+    def claim_document(self, doc_id: str) -> bool:
+        """A queued document becomes running, its start counted; False if it is not queued."""
+        query = (
+            update(documents)
+            .where(documents.c.id == doc_id, documents.c.status == DocStatus.QUEUED)
+            .values(status=DocStatus.RUNNING, attempts=documents.c.attempts + 1, updated_at=time.time())
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount > 0
+
+    def document_result(self, doc_id: str) -> Any:
+        with self.engine.connect() as conn:
+            blob = conn.execute(select(documents.c.result).where(documents.c.id == doc_id)).scalar()
+        return None if blob is None else decode_json(blob)
+
+    def header(self, doc_id: str) -> Document | None:
+        with self.engine.connect() as conn:
+            raw = conn.execute(select(documents.c.header).where(documents.c.id == doc_id)).scalar()
+        return None if raw is None else Document.model_validate_json(raw)
+
+    def start_document(self, doc_id: str, header: Document, selected: Sequence[int]) -> None:
+        """Record the opened document's header and its pages (once: a resumed document keeps its rows)."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            has_pages = conn.execute(select(pages.c.number).where(pages.c.doc_id == doc_id).limit(1)).first()
+            if has_pages is None:
+                rows = [
+                    {
+                        "doc_id": doc_id,
+                        "number": number,
+                        "status": PageStatus.PENDING,
+                        "attempts": 0,
+                        "not_before": 0.0,
+                        "escalated": False,
+                        "updated_at": now,
+                    }
+                    for number in selected
+                ]
+                for start in range(0, len(rows), _IN_BATCH):
+                    conn.execute(insert(pages), rows[start : start + _IN_BATCH])
+                conn.execute(
+                    update(documents)
+                    .where(documents.c.id == doc_id)
+                    .values(header=header.model_dump_json(), page_count=header.page_count, updated_at=now)
+                )
+
+    # --- pages -----------------------------------------------------------------------------------------
+
+    def pages(self, doc_id: str, statuses: Sequence[PageStatus] | None = None) -> list[PageRecord]:
+        query = select(*(c for c in pages.c if c.name != "result")).where(pages.c.doc_id == doc_id)
+        if statuses:
+            query = query.where(pages.c.status.in_(list(statuses)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(pages.c.number)).all()
+        return [
+            PageRecord(
+                r.doc_id,
+                r.number,
+                PageStatus(r.status),
+                r.attempts,
+                r.not_before,
+                r.error,
+                r.tier,
+                r.escalated,
+                r.seconds,
+            )
+            for r in rows
+        ]
+
+    def claim_page(self, doc_id: str, number: int) -> int | None:
+        """Mark a pending page running and count the try; its tries so far, or None if it was not pending."""
+        key = and_(pages.c.doc_id == doc_id, pages.c.number == number)
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                update(pages)
+                .where(key, pages.c.status == PageStatus.PENDING)
+                .values(status=PageStatus.RUNNING, attempts=pages.c.attempts + 1, updated_at=time.time())
+            ).rowcount
+            if not claimed:
+                return None
+            return int(conn.execute(select(pages.c.attempts).where(key)).scalar_one())
+
+    def finish_page(self, doc_id: str, number: int, page: Page) -> bool:
+        """Checkpoint a finished page; False if it was not running (finished already, or reset)."""
+        seconds = page.timings.get("total")
+        query = (
+            update(pages)
+            .where(pages.c.doc_id == doc_id, pages.c.number == number, pages.c.status == PageStatus.RUNNING)
+            .values(
+                status=PageStatus.DONE,
+                result=encode_page(page),
+                tier=page.tier.value,
+                escalated=_escalated(page),
+                seconds=seconds,
+                error=None,
+                updated_at=time.time(),
+            )
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount > 0
+
+    def fail_page(
+        self, doc_id: str, number: int, error: str, *, retry_at: float | None, page: Page | None = None
+    ) -> bool:
+        """A try failed: the page waits for ``retry_at``, or (None) goes to the dead-letter list, keeping
+        ``page`` (the failed read, which the document shows with its error)."""
+        values: dict[str, Any] = {"error": error, "updated_at": time.time()}
+        if retry_at is None:
+            values |= {"status": PageStatus.DEAD, "tier": Tier.NONE.value}
+            if page is not None:
+                values["result"] = encode_page(page)
+        else:
+            values |= {"status": PageStatus.PENDING, "not_before": retry_at}
+        query = (
+            update(pages)
+            .where(pages.c.doc_id == doc_id, pages.c.number == number, pages.c.status == PageStatus.RUNNING)
+            .values(**values)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount > 0
+
+    def release_page(self, doc_id: str, number: int) -> bool:
+        """A claimed page given back unread (a clean stop): pending again, its try not counted."""
+        query = (
+            update(pages)
+            .where(pages.c.doc_id == doc_id, pages.c.number == number, pages.c.status == PageStatus.RUNNING)
+            .values(status=PageStatus.PENDING, attempts=pages.c.attempts - 1, updated_at=time.time())
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount > 0
+
+    def recover_pages(self, doc_ids: Sequence[str], max_attempts: int) -> tuple[int, int]:
+        """Pages a dead process left running: tried again, or dead once they used ``max_attempts``.
+
+        Returns (pages put back, pages sent to the dead-letter list).
+        """
+        back = dead = 0
+        now = time.time()
+        with self.engine.begin() as conn:
+            for start in range(0, len(doc_ids), _IN_BATCH):
+                ids = list(doc_ids[start : start + _IN_BATCH])
+                running = and_(pages.c.doc_id.in_(ids), pages.c.status == PageStatus.RUNNING)
+                stuck = conn.execute(
+                    select(pages.c.doc_id, pages.c.number, pages.c.attempts).where(running)
+                ).all()
+                for doc_id, number, attempts in stuck:
+                    key = and_(pages.c.doc_id == doc_id, pages.c.number == number)
+                    if attempts >= max_attempts:
+                        error = f"the process stopped while this page was being read, {attempts} time(s)"
+                        values: dict[str, Any] = {"status": PageStatus.DEAD, "tier": Tier.NONE.value}
+                        values["error"] = error
+                        dead += 1
+                    else:
+                        values = {"status": PageStatus.PENDING}
+                        back += 1
+                    conn.execute(update(pages).where(key).values(**values, updated_at=now))
+        return back, dead
+
+    def retry_dead(self, doc_ids: Sequence[str]) -> int:
+        """Dead pages of these documents get a fresh set of tries; returns how many."""
+        total = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(doc_ids), _IN_BATCH):
+                ids = list(doc_ids[start : start + _IN_BATCH])
+                total += conn.execute(
+                    update(pages)
+                    .where(pages.c.doc_id.in_(ids), pages.c.status == PageStatus.DEAD)
+                    .values(
+                        status=PageStatus.PENDING,
+                        attempts=0,
+                        not_before=0.0,
+                        result=None,
+                        tier=None,
+                        updated_at=time.time(),
+                    )
+                ).rowcount
+        return total
+
+    def page_results(self, doc_id: str, dpi: float) -> Iterator[Page]:
+        """Every page of a document in page order, read a few at a time (memory stays flat); a dead page
+        without a stored read comes back empty, with its error."""
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(pages.c.number, pages.c.result, pages.c.error)
+                    .where(pages.c.doc_id == doc_id, pages.c.number > last)
+                    .order_by(pages.c.number)
+                    .limit(64)
+                ).all()
+            if not rows:
+                return
+            for number, blob, error in rows:
+                last = number
+                yield decode_page(blob) if blob is not None else failed_page(number, dpi, error or "not read")
+
+    def page_summary(self, doc_ids: Sequence[str]) -> dict[str, Any]:
+        """Counts over these documents' pages: by status, by tier (finished pages), escalated, seconds."""
+        out: dict[str, Any] = {"status": {}, "tiers": {}, "escalated": 0, "seconds": 0.0}
+        with self.engine.connect() as conn:
+            for start in range(0, max(len(doc_ids), 1), _IN_BATCH):
+                ids = list(doc_ids[start : start + _IN_BATCH])
+                where = pages.c.doc_id.in_(ids)
+                for status, n in conn.execute(
+                    select(pages.c.status, func.count()).where(where).group_by(pages.c.status)
+                ):
+                    out["status"][status] = out["status"].get(status, 0) + n
+                for tier, n, escalated, seconds in conn.execute(
+                    select(
+                        pages.c.tier,
+                        func.count(),
+                        func.sum(case((pages.c.escalated, 1), else_=0)),
+                        func.sum(pages.c.seconds),
+                    )
+                    .where(where, pages.c.status.in_(list(PAGE_FINAL)))
+                    .group_by(pages.c.tier)
+                ):
+                    out["tiers"][tier] = out["tiers"].get(tier, 0) + n
+                    out["escalated"] += int(escalated or 0)
+                    out["seconds"] += float(seconds or 0.0)
+        return out
