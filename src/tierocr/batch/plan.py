@@ -22,7 +22,7 @@ STATE_DIR = ".tierocr"
 
 #: Settings that change what a page reads as; a run resumed with other values would mix two results.
 _RESULT_FIELDS: dict[str, set[str] | None] = {
-    "input": {"dpi", "max_page_side", "max_image_pixels"},
+    "input": {"dpi", "max_page_side"},
     "text_layer": None,
     "ocr": None,
     "layout": None,

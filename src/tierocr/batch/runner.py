@@ -374,7 +374,10 @@ class BatchRunner:
     # --- helpers ---------------------------------------------------------------------------------------
 
     def _give_back(self) -> None:
-        """On a stop, pages still out are put back unread; then the workers go."""
+        """On a stop: pages already read are kept, those still out are put back unread; then the
+        workers go."""
+        for future in [f for f in self._inflight if f.done()]:
+            self._settle(future)
         pending = list(self._inflight.values())
         pending += [out for out, _, _ in self._window]
         if self._escalating is not None:
