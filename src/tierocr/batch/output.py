@@ -1,29 +1,38 @@
 """A document's header when it is first opened, and its outputs assembled from its checkpointed pages.
 
-The header comes from the pipeline's own page stream (opened, never iterated), so a batch document's
-JSON has the metadata `tierocr parse` writes; the outputs are written by `tierocr parse`'s own writer
-(whole or not at all), so a batch output is byte for byte the one parse would write for the same pages.
+The header holds the metadata `tierocr parse` writes, and the outputs are written by parse's own
+writer (whole or not at all), so a batch output is byte for byte what parse writes for those pages.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from tierocr import __version__
 from tierocr.batch.store import PageStore
-from tierocr.config import Settings
+from tierocr.config import InputSettings, Settings
 from tierocr.document import Document
+from tierocr.inputs import LoadedDocument, open_document
 from tierocr.parse_command import OutputFormat, write_outputs
 
 
-def open_header(pipeline: Any, source: Path, name: str, pages: str | None) -> tuple[Document, list[int]]:
+def document_header(loaded: LoadedDocument) -> Document:
+    """What is known of a document before its first page is read; the header `tierocr parse` writes
+    (issue 13's ``tierocr.parallel.document_header`` is the same function, once merged)."""
+    return Document(
+        source=loaded.name,
+        mime_type=loaded.mime_type,
+        page_count=loaded.page_count,
+        metadata={"tierocr_version": __version__, "pages_selected": loaded.selected},
+    )
+
+
+def open_header(
+    settings: InputSettings, source: Path, name: str, pages: str | None
+) -> tuple[Document, list[int]]:
     """The document's header (no pages) and its selected page numbers; input errors raise here."""
-    with pipeline.iter_pages(source, name=name, pages=pages) as stream:
-        header: Document = stream.document
-    selected = header.metadata.get("pages_selected")
-    if not isinstance(selected, list):
-        selected = list(range(1, header.page_count + 1))
-    return header, [int(n) for n in selected]
+    with open_document(source, settings, name=name, pages=pages) as loaded:
+        return document_header(loaded), list(loaded.selected)
 
 
 def assemble(store: PageStore, doc_id: str, settings: Settings) -> Document:

@@ -134,7 +134,6 @@ class BatchRunner:
         self._inflight: dict[Future[PageResult], _Out] = {}
         self._window: list[tuple[_Out, Page, Any]] = []
         self._escalating: tuple[Future[list[Page]], list[tuple[_Out, Page, Any]]] | None = None
-        self._header_pipeline: Any = None
         self._window_size = settings.vlm.max_concurrency
 
     @property
@@ -223,13 +222,9 @@ class BatchRunner:
         """Open a document: its header and page rows the first time, its unfinished pages on a resume."""
         store = self.store
         if store.header(record.id) is None:
-            if self._header_pipeline is None:
-                from tierocr.pipeline import Pipeline
-
-                self._header_pipeline = Pipeline(self.settings)
             try:
                 header, selected = open_header(
-                    self._header_pipeline, Path(record.source), record.name, record.options.get("pages")
+                    self.settings.input, Path(record.source), record.name, record.options.get("pages")
                 )
             except (TierOcrError, OSError) as exc:
                 store.update_document(record.id, status=DocStatus.FAILED, error=str(exc))

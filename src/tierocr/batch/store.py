@@ -233,16 +233,28 @@ class PageStore:
     def update_document(
         self, doc_id: str, *, where: Sequence[DocStatus] | None = None, **fields: Any
     ) -> bool:
-        """Set fields of a document, only while it is in one of ``where`` when given; True if it was."""
-        if "result" in fields and fields["result"] is not None:
+        """Set fields of a document, only while it is in one of ``where`` when given; True if it was.
+
+        ``result`` is stored as compressed JSON; ``refund_attempt=True`` gives back one counted start.
+        """
+        if fields.get("result") is not None:
             fields["result"] = encode_json(fields["result"])
-        if "attempts" in fields and isinstance(fields["attempts"], int) and fields["attempts"] < 0:
-            fields["attempts"] = documents.c.attempts + fields["attempts"]  # a refund
+        if fields.pop("refund_attempt", False):
+            fields["attempts"] = documents.c.attempts - 1
         query = update(documents).where(documents.c.id == doc_id)
         if where:
             query = query.where(documents.c.status.in_(list(where)))
         with self.engine.begin() as conn:
             return conn.execute(query.values(**fields, updated_at=time.time())).rowcount > 0
+
+    def count_documents(self, run_id: str) -> dict[str, int]:
+        query = (
+            select(documents.c.status, func.count())
+            .where(documents.c.run_id == run_id)
+            .group_by(documents.c.status)
+        )
+        with self.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query)}
 
     def claim_document(self, doc_id: str) -> bool:
         """A queued document becomes running, its start counted; False if it is not queued."""
