@@ -327,16 +327,15 @@ class PageStore:
 
     def claim_page(self, doc_id: str, number: int) -> int | None:
         """Mark a pending page running and count the try; its tries so far, or None if it was not pending."""
-        key = and_(pages.c.doc_id == doc_id, pages.c.number == number)
+        query = (
+            update(pages)
+            .where(pages.c.doc_id == doc_id, pages.c.number == number, pages.c.status == PageStatus.PENDING)
+            .values(status=PageStatus.RUNNING, attempts=pages.c.attempts + 1, updated_at=time.time())
+            .returning(pages.c.attempts)
+        )
         with self.engine.begin() as conn:
-            claimed = conn.execute(
-                update(pages)
-                .where(key, pages.c.status == PageStatus.PENDING)
-                .values(status=PageStatus.RUNNING, attempts=pages.c.attempts + 1, updated_at=time.time())
-            ).rowcount
-            if not claimed:
-                return None
-            return int(conn.execute(select(pages.c.attempts).where(key)).scalar_one())
+            attempts = conn.execute(query).scalar()
+        return None if attempts is None else int(attempts)
 
     def finish_page(self, doc_id: str, number: int, page: Page) -> bool:
         """Checkpoint a finished page; False if it was not running (finished already, or reset)."""
