@@ -23,7 +23,8 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # One GPU declared (none is needed to schedule on it): the escalation actor's path is taken.
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
 
@@ -75,7 +76,7 @@ def test_ray_run_matches_the_local_run_and_a_run_moves_between_them(
     ray_store = PageStore(str(tmp_path / "ray.sqlite3"))
     ray_store.add_documents("run", new_documents("run", files, tmp_path / "in", {}, {}))
     workers = RayWorkers(fast, "auto", workers=2)
-    assert workers.label == "2 Ray actor(s), escalation from this process"
+    assert workers.label == "2 Ray actor(s), escalation from this process"  # no VLM configured
     runner = _run(ray_store, fast, workers, tmp_path / "ray")
     assert runner.stats.pages_done == 7 and all(rss > 0 for rss in runner.stats.peak_rss)
     assert _outputs(tmp_path / "ray") == _outputs(tmp_path / "local")
@@ -107,3 +108,28 @@ def test_ray_run_matches_the_local_run_and_a_run_moves_between_them(
     assert _outputs(tmp_path / "moved") == _outputs(tmp_path / "local")
     for store in (local_store, ray_store, moved):
         store.close()
+
+
+def test_on_a_cluster_with_a_gpu_escalation_windows_run_in_the_gpu_actor(
+    cluster: None, fast: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tierocr.batch.ray_backend import RayWorkers
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "escalation"))
+    from fake_vlm import FakeVlm
+
+    files = _files(tmp_path / "in")
+    store = PageStore(str(tmp_path / "store.sqlite3"))
+    store.add_documents("run", new_documents("run", files, tmp_path / "in", {}, {}))
+    with FakeVlm(latency=0.05) as fake:
+        fast.vlm.url = fake.url
+        fast.vlm.escalate = "always"
+        fast.vlm.max_concurrency = 3
+        workers = RayWorkers(fast, "auto", workers=2)
+        assert workers.label == "2 Ray actor(s), escalation on GPU"
+        _run(store, fast, workers, tmp_path / "out")
+    assert len(fake.requests) == 7 and fake.max_in_flight <= 3  # one window at a time, however many actors
+    for name in ("memo", "minutes"):
+        doc = json.loads((tmp_path / "out" / f"{name}.json").read_text("utf-8"))
+        assert {p["tier"] for p in doc["pages"]} == {"vlm"}
+    store.close()

@@ -232,11 +232,12 @@ def _settings(
 def _store(settings: Settings, output: Path, err: Console) -> Any:
     from tierocr.batch.plan import default_db
     from tierocr.batch.records import StoreError
-    from tierocr.batch.store import PageStore
 
     try:
+        from tierocr.batch.store import PageStore
+
         return PageStore(settings.batch.db or default_db(output))
-    except ImportError as exc:
+    except ImportError as exc:  # SQLAlchemy (or pg8000 for a PostgreSQL store) is not installed
         raise _fail(
             err, f"tierocr batch needs the batch extra (pip install 'tierocr\\[batch]'): {exc}"
         ) from exc
