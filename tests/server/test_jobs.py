@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import sqlite3
 import threading
 from collections.abc import Callable
 
@@ -222,3 +224,41 @@ def test_graceful_shutdown_requeues_without_spending_an_attempt(
 def _page(number: int, text: str) -> Page:
     block = Block(text=text, provenance=Provenance(tier=Tier.OCR, engine="fake"))
     return Page(number=number, width=100, height=100, dpi=72, tier=Tier.OCR, blocks=[block])
+
+
+_OLD_SCHEMA = """CREATE TABLE jobs (id TEXT PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL,
+options TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+attempts INTEGER NOT NULL DEFAULT 0, pages_done INTEGER NOT NULL DEFAULT 0, page_count INTEGER,
+error TEXT, result TEXT)"""
+
+
+def test_jobs_of_the_first_store_are_carried_over(
+    settings: Settings, fake: FakePipeline, start_server: Callable[..., LiveServer]
+) -> None:
+    root = settings.data_dir / "jobs"
+    (root / "inputs").mkdir(parents=True)
+    done_id, running_id = "a" * 32, "b" * 32
+    (root / "inputs" / running_id).write_bytes(pdf_bytes(1))
+    old = sqlite3.connect(root / "jobs.sqlite3")
+    old.execute(_OLD_SCHEMA)
+    result = {"source": "old.pdf", "page_count": 1, "pages_parsed": 1, "markdown": "from before\n"}
+    old.execute(
+        "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (done_id, "succeeded", "old.pdf", '{"format": "md"}', 1.0, 2.0, 1, 1, 1, None, json.dumps(result)),
+    )
+    old.execute(
+        "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (running_id, "running", "cut.pdf", '{"format": "md"}', 3.0, 4.0, 1, 0, None, None, None),
+    )
+    old.commit()
+    old.close()
+    server = start_server(settings, pipeline_factory=fake.factory)
+    with server.client() as c:
+        kept = c.get(f"/api/jobs/{done_id}").json()
+        resumed = c.get(f"/api/jobs/{running_id}", params={"wait": 20}).json()
+        listed = [j["id"] for j in c.get("/api/jobs").json()["jobs"]]
+    assert kept["status"] == "succeeded" and kept["result"] == result and kept["created_at"] == 1.0
+    assert resumed["status"] == "succeeded" and resumed["attempts"] == 2
+    assert resumed["result"]["markdown"].strip() == "text of page 1"
+    assert listed == [running_id, done_id]
+    assert not (root / "jobs.sqlite3").exists() and (root / "jobs.sqlite3.imported").is_file()

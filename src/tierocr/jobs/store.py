@@ -25,6 +25,7 @@ from tierocr.batch.schema import API_RUN, DOC_FINAL, DocStatus, PageStatus
 from tierocr.batch.store import PageStore
 from tierocr.document import Document, Page
 from tierocr.jobs.datadir import storage_error
+from tierocr.jobs.legacy import import_legacy_jobs
 
 #: A job's states are its document's.
 JobStatus = DocStatus
@@ -83,7 +84,7 @@ def _record(doc: DocRecord, result: dict[str, Any] | None) -> JobRecord:
         updated_at=doc.updated_at,
         attempts=doc.attempts,
         pages_done=doc.pages_finished,
-        page_count=doc.pages_total or None,
+        page_count=doc.pages_total or doc.page_count,
         pages_failed=doc.pages_dead,
         error=doc.error,
         result=result,
@@ -101,6 +102,7 @@ class JobStore:
         self.inputs.mkdir(parents=True, exist_ok=True)
         self.pages = PageStore(db or str(self.root / "store.sqlite3"))
         self._on_change = on_change
+        import_legacy_jobs(self.root, self.pages)
 
     def close(self) -> None:
         self.pages.close()
