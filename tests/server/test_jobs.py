@@ -262,3 +262,17 @@ def test_jobs_of_the_first_store_are_carried_over(
     assert resumed["result"]["markdown"].strip() == "text of page 1"
     assert listed == [running_id, done_id]
     assert not (root / "jobs.sqlite3").exists() and (root / "jobs.sqlite3.imported").is_file()
+
+
+def test_a_job_over_the_page_limit_fails_before_any_page_is_read(
+    settings: Settings, fake: FakePipeline, start_server: Callable[..., LiveServer]
+) -> None:
+    settings.server.max_job_pages = 2
+    server = start_server(settings, pipeline_factory=fake.factory)
+    with server.client() as c:
+        job_id = c.post("/api/jobs", files={"file": ("big.pdf", pdf_bytes(3))}).json()["id"]
+        record = c.get(f"/api/jobs/{job_id}", params={"wait": 20}).json()
+    assert (
+        record["status"] == "failed" and "3 pages selected, over this server's limit of 2" in record["error"]
+    )
+    assert fake.pages_made == 0
