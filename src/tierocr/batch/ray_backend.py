@@ -91,6 +91,7 @@ class RayWorkers:
         self._reader_cls = ray.remote(num_cpus=1)(PageReader)
         self._lock = threading.Lock()
         self._actors: list[Any] = [self._reader_cls.remote(settings) for _ in range(count)]
+        self._count = count
         self._outstanding: dict[int, int] = {id(a): 0 for a in self._actors}
         gpus = float(resources.get("GPU", 0))
         self._remote_escalator: Any = None
@@ -106,12 +107,12 @@ class RayWorkers:
 
     @property
     def capacity(self) -> int:
-        return len(self._actors) * self._per_worker
+        return self._count * self._per_worker
 
     @property
     def label(self) -> str:
         where = "on GPU" if self._remote_escalator is not None else "from this process"
-        return f"{len(self._actors)} Ray actor(s), escalation {where}"
+        return f"{self._count} Ray actor(s), escalation {where}"
 
     def submit(self, task: PageTask) -> Future[PageResult]:
         with self._lock:
