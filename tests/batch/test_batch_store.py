@@ -113,3 +113,27 @@ def test_a_run_is_held_by_one_process(store: PageStore, tmp_path: Path) -> None:
         finally:
             other.close()
     store.lock_run("run").release()  # released with the block
+
+
+def test_api_jobs_keep_their_pages_in_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """server.jobs_db: the API's jobs in the same schema on a real PostgreSQL; a crash resumes there too."""
+    from tierocr.jobs import JobStatus, JobStore
+
+    jobs = JobStore(tmp_path / "data", db=pg_url)
+    record = jobs.create(b"%PDF-1.7 stand-in", "scan.pdf", {"format": "md"})
+    assert jobs.mark_running(record.id)
+    jobs.start_pages(
+        record.id, Document(source="scan.pdf", mime_type="application/pdf", page_count=3), [1, 2, 3]
+    )
+    jobs.claim_page(record.id, 1)
+    jobs.finish_page(record.id, 1, _page(1, "first"))
+    jobs.claim_page(record.id, 2)  # the server dies here
+    jobs.close()
+    again = JobStore(tmp_path / "data", db=pg_url)
+    assert again.recover(max_attempts=3) == [record.id]
+    assert [p.number for p in again.unfinished_pages(record.id)] == [2, 3]
+    resumed = again.get(record.id)
+    assert resumed is not None and resumed.status is JobStatus.QUEUED
+    assert (resumed.pages_done, resumed.page_count, resumed.attempts) == (1, 3, 1)
+    assert not (tmp_path / "data" / "jobs" / "store.sqlite3").exists()
+    again.close()
