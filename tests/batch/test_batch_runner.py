@@ -32,7 +32,7 @@ class InlineBackend:
         self.read = read
         self.capacity = capacity
         self.label = "inline"
-        self.windows: list[list[int]] = []
+        self.windows: list[list[tuple[int, int]]] = []
         self.closed = False
 
     def submit(self, task: PageTask) -> Future[PageResult]:
@@ -44,7 +44,7 @@ class InlineBackend:
         return future
 
     def escalate(self, items: list[PageResult]) -> Future[list[Page]]:
-        self.windows.append([page.number for page, _ in items])
+        self.windows.append([(image.width if image else 0, page.number) for page, image in items])
         future: Future[list[Page]] = Future()
         future.set_result([page.model_copy(update={"tier": Tier.VLM}) for page, _ in items])
         return future
@@ -192,13 +192,14 @@ def test_workers_share_one_escalation_window(fast: Settings, tmp_path: Path) -> 
 
     def read(task: PageTask) -> PageResult:
         page, _ = read_page(pipeline, task)
-        return page, Image.new("RGB", (8, 8), "white")
+        side = 8 if task.path.endswith("a.pdf") else 9  # the image says which document it is from
+        return page, Image.new("RGB", (side, side), "white")
 
     backend = InlineBackend(read, capacity=8)
     _runner(store, fast, backend, tmp_path / "out").run()
     assert sum(len(w) for w in backend.windows) == 7
     assert max(len(w) for w in backend.windows) <= 3
-    assert any(w != sorted(w) for w in backend.windows)  # a window holds pages of both documents
+    assert backend.windows == [[(8, 1), (8, 2), (8, 3)], [(8, 4), (9, 1), (9, 2)], [(9, 3)]]
     for name in ("a", "b"):
         doc = json.loads((tmp_path / "out" / f"{name}.json").read_text(encoding="utf-8"))
         assert {p["tier"] for p in doc["pages"]} == {"vlm"}

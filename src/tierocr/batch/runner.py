@@ -173,7 +173,8 @@ class BatchRunner:
                     self._stop.wait(timeout)
                     continue
                 done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in done:
+                # in the order they were handed out, so that windows and events follow page order
+                for future in [f for f in futures if f in done]:
                     self._settle(future)
         finally:
             if self._backend is not None:
