@@ -13,7 +13,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-
 	tesseract-ocr-rus tesseract-ocr-ukr tesseract-ocr-ell tesseract-ocr-hin tesseract-ocr-tha \
 	fonts-noto-core fonts-nanum redis-server chromium nginx
 
-.PHONY: demo test install install-dev system-deps lint bench eval clean bench-api compare-docs
+.PHONY: demo test install install-dev system-deps lint bench eval clean bench-api compare-docs bench-batch
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench: install-dev
 
 bench-api: install-dev
 	$(BIN)/python bench/api.py
+
+bench-batch: install-dev
+	$(BIN)/python bench/batch.py
 
 eval: install-dev
 	$(BIN)/tierocr eval ../shared/corpus --baseline --layout --gate -o reports/eval

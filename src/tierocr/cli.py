@@ -64,6 +64,10 @@ from tierocr.index.cli import index_command, search_command  # noqa: E402
 app.command("index")(index_command)
 app.command("search")(search_command)
 
+from tierocr.batch.cli import batch_app  # noqa: E402
+
+app.add_typer(batch_app, name="batch")
+
 
 def main() -> None:
     app()

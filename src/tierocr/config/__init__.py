@@ -21,6 +21,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from tierocr.config.batch import BatchSettings
 from tierocr.config.bench import BenchEndpoint, BenchSettings
 from tierocr.config.core import EvalSettings, InputSettings, OcrSettings, RenderSettings, TextLayerSettings
 from tierocr.config.deploy import DeploySettings
@@ -32,6 +33,7 @@ from tierocr.config.vlm import GateSettings, VlmSettings
 from tierocr.errors import ConfigError
 
 __all__ = [
+    "BatchSettings",
     "BenchEndpoint",
     "BenchSettings",
     "ConfigError",
@@ -77,6 +79,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
     data_dir: Path = Field(Path.home() / ".local" / "share" / "tierocr", description="Jobs, caches, results.")
 
     @classmethod
