@@ -13,7 +13,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-
 	tesseract-ocr-rus tesseract-ocr-ukr tesseract-ocr-ell tesseract-ocr-hin tesseract-ocr-tha \
 	fonts-noto-core fonts-nanum redis-server chromium nginx
 
-.PHONY: demo test install install-dev install-cuda system-deps lint bench eval clean bench-api
+.PHONY: demo test install install-dev install-cuda system-deps lint bench eval clean bench-api compare-docs bench-batch
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,8 +62,16 @@ bench: install-dev
 bench-api: install-dev
 	$(BIN)/python bench/api.py
 
+bench-batch: install-dev
+	$(BIN)/python bench/batch.py
+
 eval: install-dev
 	$(BIN)/tierocr eval ../shared/corpus --baseline --layout --gate -o reports/eval
+
+# docs/compare-rapidocr-vs-tierocr.md and .png; reports/compare/ keeps the outputs and diff pages
+compare-docs: install-dev
+	$(BIN)/tierocr compare rapidocr tierocr --corpus ../shared/corpus -o reports/compare \
+		--summary docs/compare-rapidocr-vs-tierocr.md
 
 clean:
 	rm -rf $(VENV) $(OUT) reports .pytest_cache .ruff_cache

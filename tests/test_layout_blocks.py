@@ -123,3 +123,11 @@ def test_cjk_columns_a_narrow_gutter_apart_are_read_one_after_the_other() -> Non
         lines.append(Line(text=f"右{k}{text}", bbox=BBox(x0=271, y0=y, x1=436, y1=y + 13)))  # 6 px apart
     read = [line.text[:2] for section in order_lines(lines, 992) for line in section.lines]
     assert read[:3] == ["左0", "左1", "左2"] and read[12] == "右0"
+
+
+def test_a_page_number_beside_a_column_does_not_turn_two_columns_into_a_table() -> None:
+    left, right = _prose(100, 200, 12, "left"), _prose(520, 200, 12, "right")
+    margin_number = Line(text="17", bbox=BBox(x0=20, y0=500, x1=40, y1=520))  # a sliver in the margin
+    sections = order_lines([*left, *right, margin_number], 1000)
+    read = [line.text.split()[4] for section in sections for line in section.lines if "column" in line.text]
+    assert read == ["left"] * 12 + ["right"] * 12

@@ -46,6 +46,11 @@ from tierocr.evaluation.cli import eval_command  # noqa: E402
 
 app.command("eval")(eval_command)
 
+from tierocr.benchmark.cli import bench_command, compare_command  # noqa: E402
+
+app.command("bench")(bench_command)
+app.command("compare")(compare_command)
+
 from tierocr.server.cli import serve  # noqa: E402
 
 app.command("serve")(serve)
@@ -58,6 +63,10 @@ from tierocr.index.cli import index_command, search_command  # noqa: E402
 
 app.command("index")(index_command)
 app.command("search")(search_command)
+
+from tierocr.batch.cli import batch_app  # noqa: E402
+
+app.add_typer(batch_app, name="batch")
 
 
 def main() -> None:

@@ -22,3 +22,11 @@ class EngineUnavailableError(TierOcrError):
 
 class ConfigError(TierOcrError, ValueError):
     """A setting, a config file or a ``TIEROCR_*`` variable is wrong; the message is one line naming it."""
+
+
+class LimitExceededError(TierOcrError):
+    """A request asks for more than this server is configured to do (pages, pixels, bytes)."""
+
+
+class CancelledError(TierOcrError):
+    """The caller went away (or asked to stop); the remaining pages were not parsed."""

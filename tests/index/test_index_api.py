@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from index_helpers import BREAD, TAX, VOLCANO
 
-from conftest import BREAD, TAX, VOLCANO
 from tierocr.config import Settings
 from tierocr.document import Document
 from tierocr.samples.synthetic import text_pdf
@@ -59,7 +59,7 @@ def test_index_a_pdf_then_search_it_in_every_mode(client: TestClient) -> None:
 
 
 def test_document_json_upload_delete_and_bad_requests(client: TestClient, tmp_path: Path) -> None:
-    from conftest import make_doc, make_page
+    from index_helpers import make_doc, make_page
 
     doc: Document = make_doc("parsed.pdf", [make_page(1, [TAX])])
     upload = {"file": ("parsed.json", doc.to_json(), "application/json")}

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from index_helpers import BREAD, TAX, VOLCANO
 from typer.testing import CliRunner
 
-from conftest import BREAD, TAX, VOLCANO
 from tierocr.cli import app
 from tierocr.samples.synthetic import text_pdf
 

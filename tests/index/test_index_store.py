@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from index_helpers import BREAD, TAX, VOLCANO, make_doc, make_page
 
-from conftest import BREAD, TAX, VOLCANO, make_doc, make_page
 from tierocr.document import Document, Tier
 from tierocr.index.embed import WordLlamaEmbedder
 from tierocr.index.service import SearchIndex
@@ -147,7 +147,7 @@ def test_an_index_built_with_another_model_is_refused(settings, embedder, db: st
 
 
 def test_sqlite_and_postgresql_give_the_same_hits(open_index, pg_server: str, tmp_path: Path) -> None:
-    from conftest import _fresh_pg_database
+    from index_helpers import fresh_pg_database as _fresh_pg_database
 
     docs = [
         make_doc(f"doc{i}.pdf", [make_page(1, [text]), make_page(2, [other])])

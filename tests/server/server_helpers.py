@@ -86,22 +86,7 @@ class FakeStream:
         return self
 
     def __next__(self) -> Page:
-        number = next(self._pages)
-        fake = self._fake
-        with fake.lock:
-            fake.active += 1
-            fake.max_active = max(fake.max_active, fake.active)
-        try:
-            if fake.page_hook is not None:
-                fake.page_hook(number)
-            with fake.lock:
-                fake.pages_made += 1
-            page = _page(number, fake.texts.get(number, f"text of page {number}"))
-            page.blocks.extend(fake.extra_blocks)
-            return page
-        finally:
-            with fake.lock:
-                fake.active -= 1
+        return self._fake.make_page(next(self._pages))
 
     def close(self) -> None:
         self.closed = True
@@ -129,9 +114,11 @@ class FakePipeline:
         self.settings_seen: list[Settings] = []
         self.texts: dict[int, str] = {}
         self.extra_blocks: list[Block] = []
+        self.settings = Settings()
 
     def factory(self, settings: Settings) -> FakePipeline:
         self.settings_seen.append(settings)
+        self.settings = settings
         return self
 
     def iter_pages(
@@ -148,6 +135,29 @@ class FakePipeline:
             raise InputError(name or "?", str(exc)) from exc
         self.sources.append(name or "?")
         return FakeStream(self, name or "?", self.page_count, selected)
+
+    def make_page(self, number: int) -> Page:
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            if self.page_hook is not None:
+                self.page_hook(number)
+            with self.lock:
+                self.pages_made += 1
+            page = _page(number, self.texts.get(number, f"text of page {number}"))
+            page.blocks.extend(self.extra_blocks)
+            return page
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def classical_page(self, page_input: Any, source_path: Path | None = None) -> tuple[Page, None]:
+        """What the job runner's page step calls: the page numbers are the real document's."""
+        return self.make_page(page_input.number), None
+
+    def escalate(self, items: list[tuple[Page, Any]]) -> list[Page]:
+        return [page for page, _ in items]
 
     def process_image(self, image: Image.Image, number: int = 1, dpi: float = 300.0) -> Page:
         return _page(number, self.texts.get(number, f"{image.width}x{image.height} image"))

@@ -92,27 +92,20 @@ def test_a_full_disk_is_a_507_and_leaves_no_partial_input(
     assert again.status_code == 202  # a full disk once does not poison later submissions
 
 
-class _FullDatabase:
-    """Stands in for the SQLite connection of a disk that filled up: every INSERT fails as SQLite does."""
-
-    def __init__(self, real: sqlite3.Connection) -> None:
-        self._real = real
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        if sql.lstrip().upper().startswith("INSERT"):
-            raise sqlite3.OperationalError("database or disk is full")
-        return self._real.execute(sql, *args)
-
-    def close(self) -> None:
-        self._real.close()
+def _disk_full_on_insert(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    """Every INSERT fails as SQLite's does on a disk that filled up."""
+    if statement.lstrip().upper().startswith("INSERT"):
+        raise sqlite3.OperationalError("database or disk is full")
 
 
 def test_a_full_database_is_a_507_and_drops_the_stored_input(
     settings: Settings, fake: FakePipeline, start_server: Callable[..., LiveServer]
 ) -> None:
+    from sqlalchemy import event
+
     server = start_server(settings, pipeline_factory=fake.factory)
     store = server.app.state.tierocr.store
-    store._conn = _FullDatabase(store._conn)
+    event.listen(store.pages.engine, "before_cursor_execute", _disk_full_on_insert)
     with server.client() as c:
         r = c.post("/api/jobs", files={"file": ("a.pdf", pdf_bytes(1))})
     assert r.status_code == 507 and "disk is full" in r.json()["detail"]

@@ -72,7 +72,7 @@ def test_client_stays_out_of_the_lease_vlmsrv_takes_itself(tiny_model: Path, tmp
         settings = _client_settings(url, gpu, tiny_model)
         lease = create_lease(None, gpu)
         out = asyncio.run(escalate_pages_async(_pages(2), settings, lease=lease))
-        health = app.state.server.health()
+        health, _ = app.state.server.health()
     finally:
         stop()
         server_lease.close()

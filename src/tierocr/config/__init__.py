@@ -21,6 +21,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from tierocr.config.batch import BatchSettings
+from tierocr.config.bench import BenchEndpoint, BenchSettings
 from tierocr.config.core import EvalSettings, InputSettings, OcrSettings, RenderSettings, TextLayerSettings
 from tierocr.config.deploy import DeploySettings
 from tierocr.config.index import IndexSettings
@@ -32,6 +34,9 @@ from tierocr.config.vlm import GateSettings, VlmSettings
 from tierocr.errors import ConfigError
 
 __all__ = [
+    "BatchSettings",
+    "BenchEndpoint",
+    "BenchSettings",
     "ConfigError",
     "DeploySettings",
     "EvalSettings",
@@ -72,10 +77,12 @@ class Settings(BaseSettings):
     gpu: GpuSettings = Field(default_factory=GpuSettings)
     layout: LayoutSettings = Field(default_factory=LayoutSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    bench: BenchSettings = Field(default_factory=BenchSettings)
     vlm_server: VlmServerSettings = Field(default_factory=VlmServerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
     data_dir: Path = Field(Path.home() / ".local" / "share" / "tierocr", description="Jobs, caches, results.")
 
     @classmethod

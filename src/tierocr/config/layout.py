@@ -142,11 +142,11 @@ class LayoutSettings(BaseModel):
         description="Scanned pages: share of a region's ink the text layer must cover to be used for it.",
     )
     word_tolerance: float = Field(
-        0.02,
+        0.0,
         ge=0.0,
         le=1.0,
         description="Share of a region's words its structure (a table, a figure) may lose or add before "
-        "the region is read as plain lines instead.",
+        "the region is read as plain lines instead (two words are always allowed: tokenizer quirks).",
     )
     save_crops: bool = Field(False, description="Write figure, table and formula crops to `imgs/`.")
     visualize: bool = Field(False, description="Write a PNG per page showing regions and reading order.")

@@ -176,7 +176,15 @@ class ServerSettings(BaseModel):
     )
     job_workers: int = Field(1, ge=1, description="Async jobs run at the same time.")
     job_max_attempts: int = Field(
-        2, ge=1, description="A job interrupted by a crash is resumed until it has been started this often."
+        3,
+        ge=1,
+        description="Tries of one page of a job (a crash while it was being read counts); a page out of "
+        "tries is kept empty with its error and the rest of the job completes.",
+    )
+    jobs_db: str | None = Field(
+        None,
+        description="The job store of /api/jobs: a SQLite file path or a postgresql:// URL (the schema of "
+        "`tierocr batch`); default data_dir/jobs/store.sqlite3.",
     )
     job_wait_max_s: float = Field(30.0, ge=0, description="Longest `?wait=` a job status request may block.")
     allow_private_urls: bool = Field(

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ValidationError
 from tierocr.errors import ConfigError
 
 ENV_PREFIX = "TIEROCR_"
-#: Variables with the prefix that are not settings fields but are read on purpose.
-EXTRA_ENV = frozenset({"TIEROCR_CONFIG"})
+#: TIEROCR_* variables that are not settings: the config file's path, and the tag `tierocr launch` gives a
+#: model server's processes so that `tierocr stop` finds every one of them (gpu/procs.py).
+EXTRA_ENV = frozenset({"TIEROCR_CONFIG", "TIEROCR_SERVER_ID"})
 
 
 def _suggest(name: str, valid: Iterable[str]) -> str:

@@ -66,6 +66,8 @@ class VlmAnswer:
     attempts: int
     finish_reason: str | None = None
     loop_cut: bool = False
+    #: Tokens the server says it generated (``usage.completion_tokens``); None when it does not say.
+    completion_tokens: int | None = None
 
 
 class CircuitBreaker:
@@ -267,7 +269,15 @@ class VlmClient:
                 f"answer loops on {loop.unit[:40]!r} (x{loop.repeats:.0f}) even with a stronger penalty",
                 partial=cut_loop(retry.text, second),
             )
-        return VlmAnswer(retry.text, retry.model, answer.attempts + retry.attempts, retry.finish_reason, True)
+        tokens = [a.completion_tokens for a in (answer, retry) if a.completion_tokens is not None]
+        return VlmAnswer(
+            retry.text,
+            retry.model,
+            answer.attempts + retry.attempts,
+            retry.finish_reason,
+            True,
+            sum(tokens) if tokens else None,
+        )
 
     def _loop(self, text: str) -> Repetition | None:
         s = self.settings
@@ -371,9 +381,12 @@ class VlmClient:
             raise VlmRequestError(f"malformed chat completion: {response.text[:200]!r}") from exc
         if isinstance(text, list):  # some servers answer with content parts
             text = "".join(part.get("text", "") for part in text if isinstance(part, dict))
+        usage = data.get("usage")
+        tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
         return VlmAnswer(
             text=str(text),
             model=str(data.get("model") or self.settings.model),
             attempts=attempts,
             finish_reason=choice.get("finish_reason"),
+            completion_tokens=tokens if isinstance(tokens, int) and tokens >= 0 else None,
         )

@@ -24,19 +24,22 @@ if TYPE_CHECKING:
 _MANIFEST_LANGUAGES = {"zh": "ch_sim", "en": "en", "de": "de", "fr": "fr", "ko": "ko", "ar": "ar", "ja": "ja"}
 
 
+def manifest_languages(rows: list[ManifestRow]) -> dict[Path, list[str]]:
+    """Each document's OCR languages as a user would configure them from the manifest's (plus English)."""
+    languages: dict[Path, list[str]] = {}
+    for row in rows:
+        codes = [_MANIFEST_LANGUAGES.get(c.strip(), c.strip()) for c in row.language.split(",") if c.strip()]
+        languages[row.file] = list(dict.fromkeys([*codes, "en"]))
+    return languages
+
+
 def build_systems(
     settings: Settings, rows: list[ManifestRow], *, baseline: bool, layout: bool, row_languages: bool
 ) -> list[SystemFn]:
     """tierocr first, then tierocr in layout mode and the bare engines when asked for."""
     from tierocr.evaluation.systems import BareEngineSystem, TierocrSystem
 
-    languages: dict[Path, list[str]] = {}
-    if row_languages:
-        for row in rows:
-            codes = [
-                _MANIFEST_LANGUAGES.get(c.strip(), c.strip()) for c in row.language.split(",") if c.strip()
-            ]
-            languages[row.file] = list(dict.fromkeys([*codes, "en"]))
+    languages = manifest_languages(rows) if row_languages else {}
     systems: list[SystemFn] = [TierocrSystem(settings, languages=languages)]
     if layout:
         flipped = not settings.layout.enabled

@@ -154,13 +154,15 @@ def make_questions(
 
 
 def pdf_page_texts(path: Path) -> list[str]:
-    import pypdfium2 as pdfium
+    """Each page's own text layer, read the way the pipeline reads it (through the PDFium lock)."""
+    from tierocr.config import InputSettings
+    from tierocr.inputs import open_document
 
-    pdf = pdfium.PdfDocument(str(path))
-    try:
-        return [" ".join(pdf[i].get_textpage().get_text_range().split()) for i in range(len(pdf))]
-    finally:
-        pdf.close()
+    with open_document(path, InputSettings()) as document:
+        return [
+            " ".join(page.text_layer.text.split()) if page.text_layer is not None else ""
+            for page in document.iter_pages()
+        ]
 
 
 def found(hits: list[Hit], question: Question, k: int) -> bool:

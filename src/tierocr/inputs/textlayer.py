@@ -125,21 +125,31 @@ def _read_text_layer(page: pdfium.PdfPage, scale: float) -> TextLayer:
                 counted += 1
                 if is_bad_char(ch):
                     bad += 1
+            box = None
+            if not generated and not ch.isspace():
+                # Loose boxes span the font's ascent to descent, so every line of one font gets the same
+                # height whatever its letters; tight boxes make "ace" shorter than "Philip" and fake
+                # headings.
+                left, bottom, right, top = textpage.get_charbox(i, loose=True)
+                if right > left and top > bottom:
+                    box = to_pixels(left, bottom, right, top)
+                    if boxes and _starts_new_line(boxes[-1], box):
+                        flush()  # a layer without line breaks (an OCR'd scan's) wraps here all the same
             chars.append(ch)
-            if generated or ch.isspace():
-                continue
-            # Loose boxes span the font's ascent to descent, so every line of one font gets the same
-            # height whatever its letters; tight boxes make "ace" shorter than "Philip" and fake headings.
-            left, bottom, right, top = textpage.get_charbox(i, loose=True)
-            if right <= left or top <= bottom:
-                continue
-            box = to_pixels(left, bottom, right, top)
-            boxes.append(box)
-            heights.append(box[3] - box[1])
+            if box is not None:
+                boxes.append(box)
+                heights.append(box[3] - box[1])
         flush()
     finally:
         textpage.close()
     return TextLayer(lines=lines, char_count=counted, bad_char_count=bad)
+
+
+def _starts_new_line(previous: _Box, box: _Box) -> bool:
+    """The character sits below the previous one and back to its left: the text wrapped to a new line.
+    A subscript sits lower but further right; a right-to-left script moves left but on the same line."""
+    middle = (box[1] + box[3]) / 2
+    return middle > previous[3] and box[0] < previous[0]
 
 
 def measure_image_coverage(page: pdfium.PdfPage, layer: TextLayer, scale: float) -> None:

@@ -1,4 +1,5 @@
-"""Async jobs for documents too large for one request: persisted in SQLite, run by a small worker pool."""
+"""Async jobs for documents too large for one request: each page checkpointed in the batch job store
+(SQLite or PostgreSQL), run by a small worker pool."""
 
 from tierocr.jobs.runner import JobRunner
 from tierocr.jobs.store import FINAL, JobRecord, JobStatus, JobStore

@@ -1,10 +1,12 @@
-"""The job worker: a few threads that take queued jobs and run them to a final state.
+"""The job worker: a few threads that take queued jobs and run them to a final state, page by page.
 
-Restart policy (documented in docs/api.md): on start, jobs a dead process left ``running`` are resumed from
-their first page, because their input is still on disk, until they have been started
-``server.job_max_attempts`` times; after that they are marked failed so that a document that crashes the
-server cannot crash it forever. A graceful shutdown stops running jobs between pages and puts them back
-in the queue without counting the attempt.
+Restart policy (documented in docs/api.md): every page of a job is checkpointed as it finishes, so on
+start, jobs a dead process left ``running`` are resumed at their first unfinished page. The page that
+was being read when the process died has used one of its ``server.job_max_attempts`` tries; a page out
+of tries (one that crashes the server every time) is kept empty with its error and the job completes
+without it, so a poisonous page cannot crash the server forever and costs nothing but itself. A
+graceful shutdown stops running jobs between pages and puts them back in the queue without counting
+the attempt.
 """
 
 from __future__ import annotations
@@ -13,25 +15,40 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 
-from tierocr.errors import InputError, TierOcrError
+from tierocr.config import Settings
+from tierocr.document import Document, Page
+from tierocr.errors import CancelledError, InputError, TierOcrError
+from tierocr.jobs.pages import run_job_pages
 from tierocr.jobs.store import JobRecord, JobStore
-from tierocr.server.work import CancelledError
 
 log = logging.getLogger(__name__)
 
-#: (job, input path, cancel event, progress callback(pages_done, page_count)) -> result dict
-ProcessFn = Callable[[JobRecord, Path, threading.Event, Callable[[int, int], None]], dict[str, Any]]
+#: A pipeline for the job's options, held for as long as the job runs.
+PipelineLease = Callable[[JobRecord], AbstractContextManager[Any]]
+#: The job's answer (what GET /api/jobs/{id} returns as ``result``) from its finished document.
+Finish = Callable[[JobRecord, Document], dict[str, Any]]
 
 
 class JobRunner:
-    def __init__(self, store: JobStore, process: ProcessFn, *, workers: int, max_attempts: int) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        pipelines: PipelineLease,
+        finish: Finish,
+        *,
+        settings: Settings,
+        on_page: Callable[[Page], None] | None = None,
+    ) -> None:
         self.store = store
-        self._process = process
-        self._workers = workers
-        self._max_attempts = max_attempts
+        self._pipelines = pipelines
+        self._finish = finish
+        self._settings = settings
+        self._on_page = on_page
+        self._workers = settings.server.job_workers
+        self._max_attempts = settings.server.job_max_attempts
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._running: dict[str, threading.Event] = {}
@@ -95,12 +112,19 @@ class JobRunner:
         with self._lock:
             self._running[job_id] = cancel
         try:
-            result = self._process(
-                record,
-                self.store.input_path(job_id),
-                cancel,
-                lambda done, total: self.store.progress(job_id, done, total),
-            )
+            with self._pipelines(record) as pipeline:
+                doc = run_job_pages(
+                    self.store,
+                    record,
+                    pipeline,
+                    self._settings,
+                    cancel,
+                    max_pages=self._settings.server.max_job_pages,
+                    max_attempts=self._max_attempts,
+                    backoff_s=self._settings.batch.backoff_s,
+                    on_page=self._on_page,
+                )
+            result = self._finish(record, doc)
         except CancelledError:
             if self._stopping.is_set():
                 self.store.requeue(job_id, refund_attempt=True)

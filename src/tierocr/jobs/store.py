@@ -1,55 +1,37 @@
-"""Async jobs persisted in SQLite, so a result outlives the process that produced it.
+"""Async jobs in the batch job store, page by page, so a job outlives the process that runs it.
 
-One SQLite file under ``<data_dir>/jobs/``; each job's input is kept beside it under a name we generate
-(the job id), never one taken from the request, and is deleted once the job reaches a final state.
-Every change is reported to an ``on_change`` callback, so waiters are woken rather than polling.
+A job is a document of the store's ``api`` run (SQLite under ``<data_dir>/jobs/`` by default, or the
+PostgreSQL database of ``server.jobs_db``), and each of its pages a checkpointed step: a server killed
+at page 3 of 12 resumes the job at page 4 when it starts again. The input is kept under
+``<data_dir>/jobs/inputs/`` by a name we generate (the job id), never one taken from the request, and
+is deleted once the job reaches a final state. Every change is reported to an ``on_change`` callback,
+so waiters are woken rather than polling.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import sqlite3
-import threading
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tierocr.jobs.datadir import storage_error
+from sqlalchemy.exc import SQLAlchemyError
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    name TEXT NOT NULL,
-    options TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    pages_done INTEGER NOT NULL DEFAULT 0,
-    page_count INTEGER,
-    error TEXT,
-    result TEXT
-)
-"""
+from tierocr.batch.records import DocRecord, NewDocument, PageRecord
+from tierocr.batch.schema import API_RUN, DOC_FINAL, DocStatus, PageStatus
+from tierocr.batch.store import PageStore
+from tierocr.document import Document, Page
+from tierocr.jobs.datadir import storage_error
+from tierocr.jobs.legacy import import_legacy_jobs
+
+#: A job's states are its document's.
+JobStatus = DocStatus
+FINAL = DOC_FINAL
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +45,7 @@ class JobRecord:
     attempts: int
     pages_done: int
     page_count: int | None
+    pages_failed: int
     error: str | None
     result: dict[str, Any] | None
 
@@ -79,7 +62,11 @@ class JobRecord:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "attempts": self.attempts,
-            "progress": {"pages_done": self.pages_done, "page_count": self.page_count},
+            "progress": {
+                "pages_done": self.pages_done,
+                "page_count": self.page_count,
+                "pages_failed": self.pages_failed,
+            },
             "error": self.error,
         }
         if with_result:
@@ -87,42 +74,38 @@ class JobRecord:
         return out
 
 
-def _record(row: sqlite3.Row) -> JobRecord:
+def _record(doc: DocRecord, result: dict[str, Any] | None) -> JobRecord:
     return JobRecord(
-        id=row["id"],
-        status=JobStatus(row["status"]),
-        name=row["name"],
-        options=json.loads(row["options"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        attempts=row["attempts"],
-        pages_done=row["pages_done"],
-        page_count=row["page_count"],
-        error=row["error"],
-        result=json.loads(row["result"]) if row["result"] is not None else None,
+        id=doc.id,
+        status=doc.status,
+        name=doc.name,
+        options=doc.options,
+        created_at=doc.created_at,
+        updated_at=doc.updated_at,
+        attempts=doc.attempts,
+        pages_done=doc.pages_finished,
+        page_count=doc.pages_total or doc.page_count,
+        pages_failed=doc.pages_dead,
+        error=doc.error,
+        result=result,
     )
 
 
 class JobStore:
-    """Thread-safe: one connection behind one lock; SQLite does the durability, the lock the ordering."""
+    """Thread-safe: the page store pools its connections and every change is one conditional update."""
 
-    def __init__(self, data_dir: Path, on_change: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, on_change: Callable[[str], None] | None = None, db: str | None = None
+    ) -> None:
         self.root = Path(data_dir) / "jobs"
         self.inputs = self.root / "inputs"
         self.inputs.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            self.root / "jobs.sqlite3", check_same_thread=False, isolation_level=None
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute(_SCHEMA)
-        self._lock = threading.Lock()
+        self.pages = PageStore(db or str(self.root / "store.sqlite3"))
         self._on_change = on_change
+        import_legacy_jobs(self.root, self.pages)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.pages.close()
 
     @staticmethod
     def valid_id(job_id: str) -> bool:
@@ -144,17 +127,11 @@ class JobStore:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise storage_error("the job's input", exc) from exc
-        now = time.time()
         try:
-            with self._lock:
-                self._conn.execute(
-                    "INSERT INTO jobs (id, status, name, options, created_at, updated_at) "
-                    "VALUES (?,?,?,?,?,?)",
-                    (job_id, JobStatus.QUEUED, name, json.dumps(options), now, now),
-                )
-        except sqlite3.Error as exc:
+            self.pages.add_documents(API_RUN, [NewDocument(job_id, str(path), name, options)])
+        except SQLAlchemyError as exc:
             path.unlink(missing_ok=True)
-            raise storage_error("the job", exc) from exc
+            raise storage_error("the job", exc.orig or exc) from exc
         record = self.get(job_id)
         assert record is not None
         return record
@@ -162,62 +139,39 @@ class JobStore:
     def get(self, job_id: str) -> JobRecord | None:
         if not self.valid_id(job_id):
             return None
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _record(row) if row is not None else None
+        doc = self.pages.document(job_id)
+        if doc is None or doc.run_id != API_RUN:
+            return None
+        result = self.pages.document_result(job_id) if doc.status is JobStatus.SUCCEEDED else None
+        return _record(doc, result)
 
     def recent(self, limit: int) -> list[JobRecord]:
         """The newest jobs first, without their results (a list must stay cheap however big they are)."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, status, name, options, created_at, updated_at, attempts, pages_done, page_count, "
-                "error, NULL AS result FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [_record(row) for row in rows]
+        return [_record(doc, None) for doc in self.pages.documents(API_RUN, limit=limit, newest_first=True)]
 
-    def _update(self, job_id: str, where_status: tuple[JobStatus, ...] | None = None, **fields: Any) -> bool:
-        fields["updated_at"] = time.time()
-        assignments = ", ".join(f"{key} = ?" for key in fields)
-        sql = f"UPDATE jobs SET {assignments} WHERE id = ?"
-        params: list[Any] = [*fields.values(), job_id]
-        if where_status:
-            sql += f" AND status IN ({','.join('?' * len(where_status))})"
-            params.extend(where_status)
-        with self._lock:
-            changed = self._conn.execute(sql, params).rowcount > 0
+    def _set(self, job_id: str, where: Sequence[JobStatus], **fields: Any) -> bool:
+        changed = self.pages.update_document(job_id, where=where, **fields)
         if changed:
             self._notify(job_id)
         return changed
 
     def mark_running(self, job_id: str) -> bool:
         """Claim a queued job; False if it is no longer queued (cancelled meanwhile)."""
-        with self._lock:
-            changed = (
-                self._conn.execute(
-                    "UPDATE jobs SET status = ?, attempts = attempts + 1, pages_done = 0, updated_at = ? "
-                    "WHERE id = ? AND status = ?",
-                    (JobStatus.RUNNING, time.time(), job_id, JobStatus.QUEUED),
-                ).rowcount
-                > 0
-            )
+        changed = self.pages.claim_document(job_id)
         if changed:
             self._notify(job_id)
         return changed
 
-    def progress(self, job_id: str, pages_done: int, page_count: int) -> None:
-        self._update(job_id, (JobStatus.RUNNING,), pages_done=pages_done, page_count=page_count)
-
     def succeed(self, job_id: str, result: dict[str, Any]) -> None:
-        self._update(job_id, (JobStatus.RUNNING,), status=JobStatus.SUCCEEDED, result=json.dumps(result))
+        self._set(job_id, (JobStatus.RUNNING,), status=JobStatus.SUCCEEDED, result=result)
         self._drop_input(job_id)
 
     def fail(self, job_id: str, error: str) -> None:
-        self._update(job_id, (JobStatus.RUNNING, JobStatus.QUEUED), status=JobStatus.FAILED, error=error)
+        self._set(job_id, (JobStatus.RUNNING, JobStatus.QUEUED), status=JobStatus.FAILED, error=error)
         self._drop_input(job_id)
 
     def cancel(self, job_id: str) -> bool:
-        changed = self._update(
+        changed = self._set(
             job_id, (JobStatus.RUNNING, JobStatus.QUEUED), status=JobStatus.CANCELLED, error="cancelled"
         )
         if changed:
@@ -226,50 +180,67 @@ class JobStore:
 
     def requeue(self, job_id: str, *, refund_attempt: bool) -> None:
         """Put an interrupted job back; a graceful shutdown refunds the attempt, a crash does not."""
-        with self._lock:
-            self._conn.execute(
-                "UPDATE jobs SET status = ?, pages_done = 0, updated_at = ?, attempts = attempts - ? "
-                "WHERE id = ? AND status = ?",
-                (JobStatus.QUEUED, time.time(), 1 if refund_attempt else 0, job_id, JobStatus.RUNNING),
-            )
-        self._notify(job_id)
+        self._set(job_id, (JobStatus.RUNNING,), status=JobStatus.QUEUED, refund_attempt=refund_attempt)
 
     def recover(self, max_attempts: int) -> list[str]:
-        """After a restart: jobs left running by a dead process are resumed or, out of attempts, failed.
+        """After a restart: jobs a dead process left running are queued again, at their first unfinished
+        page; a page that was being read when the process died has used a try, and one out of tries is
+        kept empty with its error while the rest of the job goes on.
 
-        Returns the ids to enqueue, oldest first: the queued ones and the resumed ones. Partial inputs a
-        dead process was writing (``*.part``) are removed: they belong to no job.
+        Returns the ids to enqueue, oldest first. Partial inputs a dead process was writing (``*.part``)
+        are removed: they belong to no job.
         """
         for stale in self.inputs.glob("*.part"):
             stale.unlink(missing_ok=True)
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, status, attempts FROM jobs WHERE status IN (?, ?) ORDER BY created_at",
-                (JobStatus.QUEUED, JobStatus.RUNNING),
-            ).fetchall()
+        jobs = self.pages.documents(API_RUN, statuses=[JobStatus.QUEUED, JobStatus.RUNNING])
+        self.pages.recover_pages([doc.id for doc in jobs if doc.status is JobStatus.RUNNING], max_attempts)
         resume: list[str] = []
-        for row in rows:
-            if row["status"] == JobStatus.RUNNING and row["attempts"] >= max_attempts:
-                self._update(
-                    row["id"],
-                    (JobStatus.RUNNING,),
-                    status=JobStatus.FAILED,
-                    error=f"the server stopped while this job ran, {row['attempts']} time(s); not retried",
-                )
-                self._drop_input(row["id"])
+        for doc in sorted(jobs, key=lambda d: d.created_at):
+            if doc.status is JobStatus.RUNNING:
+                self.requeue(doc.id, refund_attempt=False)
+            if not self.input_path(doc.id).exists():
+                self.fail(doc.id, "the job's input file is gone; submit it again")
                 continue
-            if row["status"] == JobStatus.RUNNING:
-                self.requeue(row["id"], refund_attempt=False)
-            if not self.input_path(row["id"]).exists():
-                self.fail(row["id"], "the job's input file is gone; submit it again")
-                continue
-            resume.append(row["id"])
+            resume.append(doc.id)
         return resume
 
     def counts(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._conn.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetchall()
-        return {row["status"]: row["n"] for row in rows}
+        return self.pages.count_documents(API_RUN)
+
+    # --- pages -----------------------------------------------------------------------------------------
+
+    def header(self, job_id: str) -> Document | None:
+        return self.pages.header(job_id)
+
+    def start_pages(self, job_id: str, header: Document, selected: Sequence[int]) -> None:
+        self.pages.start_document(job_id, header, selected)
+        self._notify(job_id)
+
+    def unfinished_pages(self, job_id: str) -> list[PageRecord]:
+        return self.pages.pages(job_id, [PageStatus.PENDING])
+
+    def claim_page(self, job_id: str, number: int) -> int | None:
+        return self.pages.claim_page(job_id, number)
+
+    def finish_page(self, job_id: str, number: int, page: Page) -> None:
+        if self.pages.finish_page(job_id, number, page):
+            self._notify(job_id)
+
+    def fail_page(self, job_id: str, number: int, error: str, *, dead: Page | None) -> None:
+        """A try failed: the page is tried again later (``dead`` None) or kept as ``dead``."""
+        retry_at = None if dead is not None else 0.0
+        if self.pages.fail_page(job_id, number, error, retry_at=retry_at, page=dead) and dead is not None:
+            self._notify(job_id)
+
+    def release_page(self, job_id: str, number: int) -> None:
+        self.pages.release_page(job_id, number)
+
+    def document(self, job_id: str, dpi: float) -> Document:
+        """The job's document from its header and its checkpointed pages."""
+        header = self.pages.header(job_id)
+        if header is None:
+            raise ValueError(f"job {job_id} was never opened")
+        return header.model_copy(update={"pages": list(self.pages.page_results(job_id, dpi))})
 
     def _notify(self, job_id: str) -> None:
         if self._on_change is not None:

@@ -12,17 +12,12 @@ import re
 import statistics
 
 from tierocr.document import FURNITURE_KINDS, BBox, Block, BlockKind, Provenance
-from tierocr.layout.reading_order import Line, Section, median_height, order_lines
+from tierocr.layout.furniture import furniture_kind as _furniture_kind
+from tierocr.layout.furniture import is_margin_text, mark_furniture
+from tierocr.layout.reading_order import Line, median_height, order_lines
 from tierocr.layout.separators import Separators
 
 _BULLET = re.compile(r"^\s*(?:[•●○◦▪▫■□‣⁃∙·\-–*]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|[ivxIVX]{1,4}[.)])\s+\S")
-_PAGE_NUMBER = re.compile(
-    r"^\s*(?:(?:page|p\.|seite|pág\.?)\s*)?[-–—]?\s*(?:\d{1,4}|[ivxlcdm]{1,6})\s*[-–—]?"
-    r"(?:\s*(?:of|/|von|de)\s*\d{1,4})?\s*$",
-    re.IGNORECASE,
-)
-#: Top and bottom bands of the page (as a share of its height) where running headers and footers live.
-_FURNITURE_BAND = 0.075
 #: How a footnote starts: a number, a reference mark or a superscript digit, then a space or a stop.
 FOOTNOTE_MARK = re.compile(r"^\s*(?:\d{1,3}|[*†‡§¶]{1,3}|[\u00b9\u00b2\u00b3\u2070-\u2079]{1,3})[\s.)]")
 #: Footnotes are set smaller than the body: at most this share of its line height.
@@ -112,55 +107,6 @@ def _row_box(row: list[Line]) -> BBox:
     return box
 
 
-def _furniture_kind(line_text: str, box: BBox, page_height: float) -> BlockKind | None:
-    if _PAGE_NUMBER.match(line_text):
-        return BlockKind.PAGE_NUMBER
-    if box.y1 <= _FURNITURE_BAND * page_height:
-        return BlockKind.HEADER
-    if box.y0 >= (1 - _FURNITURE_BAND) * page_height:
-        return BlockKind.FOOTER
-    return None
-
-
-def _mark_furniture(sections: list[Section], page_height: float, body_height: float) -> set[int]:
-    """ids of rows that are running headers, footers or page numbers.
-
-    Rows inside the top (bottom) band count when the band as a whole is set apart from the body by a
-    clear gap, or when they have the shape of a page number: a title that merely starts high on the page
-    runs into the body without such a gap and is kept.
-    """
-    rows = [row for section in sections for row in section.rows]
-    if len(rows) < 3:
-        return set()
-    boxes = {id(row): _row_box(row) for row in rows}
-    top_first = sorted(rows, key=lambda row: boxes[id(row)].y0)
-    bottom_first = sorted(rows, key=lambda row: -boxes[id(row)].y1)
-    marked: set[int] = set()
-    for ordered, top in ((top_first, True), (bottom_first, False)):
-        # The furniture is the run of rows from the edge up to the widest gap inside the band.
-        best_k, best_gap = 0, 0.0
-        reach = 0.0 if top else page_height
-        for k, row in enumerate(ordered[:-1]):
-            box = boxes[id(row)]
-            if top:
-                if box.y1 > _FURNITURE_BAND * page_height:
-                    break
-                reach = max(reach, box.y1)
-                gap = boxes[id(ordered[k + 1])].y0 - reach
-            else:
-                if box.y0 < (1 - _FURNITURE_BAND) * page_height:
-                    break
-                reach = min(reach, box.y0)
-                gap = reach - boxes[id(ordered[k + 1])].y1
-            if gap > best_gap:
-                best_k, best_gap = k + 1, gap
-        for row in ordered[:best_k]:
-            text = " ".join(ln.text for ln in row)
-            if len(text) <= 160 and (best_gap >= body_height or _PAGE_NUMBER.match(text)):
-                marked.add(id(row))
-    return marked
-
-
 def _heading_level(height: float, body_height: float) -> int | None:
     ratio = height / max(body_height, 1.0)
     if ratio >= 1.8:
@@ -182,9 +128,13 @@ def lines_to_blocks(
     """Blocks in reading order for one page's lines (``separators``: the page's rules and boxes)."""
     if not lines:
         return []
+    margin = [ln for ln in lines if is_margin_text(ln, page_width)]
+    lines = [ln for ln in lines if not is_margin_text(ln, page_width)] if margin else lines
+    if not lines:
+        lines, margin = margin, []
     sections = order_lines(lines, page_width, separators)
     body_height = statistics.median(ln.height for section in sections for ln in section.lines)
-    furniture = _mark_furniture(sections, page_height, body_height)
+    furniture = mark_furniture(sections, page_width, page_height, body_height)
     blocks: list[Block] = []
     for section in sections:
         run: list[list[Line]] = []
@@ -207,6 +157,13 @@ def lines_to_blocks(
                         provenance=provenance,
                     )
                 )
+    # Text set sideways up a margin (a "Downloaded from ..." stamp, an arXiv identifier) is furniture.
+    blocks.extend(
+        Block(
+            kind=BlockKind.HEADER, text=ln.text, bbox=ln.bbox, confidence=ln.confidence, provenance=provenance
+        )
+        for ln in margin
+    )
     return _footnotes_last(blocks, body_height, page_height)
 
 

@@ -25,6 +25,8 @@ from tierocr.layout.tasks import Task, TaskMap
 _SPLIT_TASKS = frozenset({Task.TEXT, Task.TABLE, Task.SKIP})
 #: Fewer lines than this cannot show columns.
 _MIN_LINES = 4
+#: Share of the page width at each side where sideways margin text stands.
+MARGIN = 0.12
 #: Share of the smaller box two text regions must have in common to count as overlapping.
 _SHARED = 0.3
 #: Median characters per row of a column of prose (a table's cells are shorter, or several per row).
@@ -252,4 +254,16 @@ def footnote_regions(
             )
         ):
             out[k] = replace(region, label="footnote")
+    return out
+
+
+def margin_regions(regions: Sequence[Region], tasks: TaskMap, page_width: float) -> list[Region]:
+    """Text regions set sideways up a page margin (a "Downloaded from ..." stamp, an arXiv identifier)
+    relabelled ``header``: furniture, kept in the JSON and left out of the Markdown."""
+    out = list(regions)
+    for k, region in enumerate(regions):
+        box = region.bbox
+        near_edge = box.x1 <= MARGIN * page_width or box.x0 >= (1 - MARGIN) * page_width
+        if tasks.task_for(region.label) is Task.TEXT and near_edge and box.height >= 3 * box.width:
+            out[k] = replace(region, label="header")
     return out

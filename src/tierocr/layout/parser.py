@@ -30,7 +30,12 @@ from tierocr.inputs.base import TextLayer, TextLine
 from tierocr.inputs.textlayer import is_usable
 from tierocr.layout.agreement import order_disagreement
 from tierocr.layout.blocks import lines_to_blocks
-from tierocr.layout.columns import footnote_regions, split_spanning_regions, tidy_text_regions
+from tierocr.layout.columns import (
+    footnote_regions,
+    margin_regions,
+    split_spanning_regions,
+    tidy_text_regions,
+)
 from tierocr.layout.crops import crop, safe_name, save_crop
 from tierocr.layout.detector import LayoutDetector, Region, clip_region
 from tierocr.layout.order import reading_order
@@ -153,11 +158,14 @@ class LayoutParser:
             owners = assign_owners(boxes, [r.bbox for r in regions])
         regions = _titles_not_headers(regions, owners, page_lines)
         regions = footnote_regions(regions, owners, page_lines, self.tasks, image.height)
+        regions = margin_regions(regions, self.tasks, image.width)
         ctx = replace(
             ctx,
             owner={
                 id(ln): regions[k].bbox for ln, k in zip(page_lines, owners, strict=True) if k is not None
             },
+            regions=[r.bbox for r in regions],
+            word_lines=word_lines,
         )
 
         t0 = time.perf_counter()

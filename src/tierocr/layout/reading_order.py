@@ -143,6 +143,34 @@ def _words_per_line(text: str) -> float:
     return max(len(text.split()), cjk / 2)
 
 
+def _absorb_slivers(columns: list[list[Line]], page_width: float) -> list[list[Line]]:
+    """Columns of one or two narrow lines (a margin note, a page number beside the text, a marker)
+    joined to their nearest neighbour: a sliver is not a column of the page, and left alone it would make
+    the page look like a table and be read row by row."""
+    if len(columns) < 2:
+        return columns
+    out = [list(col) for col in columns]
+    k = 0
+    while k < len(out) and len(out) > 1:
+        col = out[k]
+        width = max(ln.bbox.x1 for ln in col) - min(ln.bbox.x0 for ln in col)
+        if len(col) <= 2 and width < 0.1 * page_width:
+            neighbours = [j for j in (k - 1, k + 1) if 0 <= j < len(out)]
+            centre = sum((ln.bbox.x0 + ln.bbox.x1) / 2 for ln in col) / len(col)
+            nearest = min(neighbours, key=lambda j: _distance_to(out[j], centre))
+            out[nearest].extend(col)
+            del out[k]
+            continue
+        k += 1
+    return out
+
+
+def _distance_to(col: list[Line], x: float) -> float:
+    x0 = min(ln.bbox.x0 for ln in col)
+    x1 = max(ln.bbox.x1 for ln in col)
+    return max(x0 - x, 0.0, x - x1)
+
+
 def _column_stats(col: list[Line]) -> tuple[float, bool, float]:
     """(width, filled by prose lines, median characters per prose line) of one column.
 
@@ -231,7 +259,7 @@ def _order(lines: list[Line], page_width: float, rules: tuple[BBox, ...]) -> lis
     for band in split_bands(group_rows(lines), min_gap, rules):
         band_lines = [ln for row in band for ln in row]
         gaps = gutters(band_lines, min_gap) if len(band) > 1 else []
-        columns = _columns(band_lines, gaps) if gaps else []
+        columns = _absorb_slivers(_columns(band_lines, gaps), page_width) if gaps else []
         if columns and _looks_like_text_columns(columns, band, page_width):
             for col in columns:
                 # A column may itself hold columns (a sidebar inside a column): order it again.

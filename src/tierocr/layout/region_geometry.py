@@ -17,9 +17,9 @@ from tierocr.layout.reading_order import Line
 
 _DARK = 160  # grey level below which a pixel counts as ink
 _TALL = 1.8  # a glyph this many times the row height is a drop capital or an ornament, not a row
-#: Words closer than this many line heights belong to one segment of a row. A word space is about a
-#: quarter of a line high; a column gutter, even CJK's narrow one, or a table cell boundary is wider.
-WORD_GAP = 0.6
+#: A PDF's words closer than this many line heights belong to one segment of a row: word spaces, and the
+#: wide spaces a form sets after a check box, stay inside; a column gutter or a cell boundary splits.
+WORD_GAP = 1.0
 
 
 def overlap_share(inner: BBox, outer: BBox) -> float:
@@ -55,8 +55,10 @@ def assign_owners(line_boxes: Sequence[BBox], regions: Sequence[BBox]) -> list[i
             inter = w * h
             if inter < 0.5 * max(min(line.area, region.area), 1e-6):
                 continue
-            # Most of the line inside first; among regions holding all of it, the one it fills most.
-            score = (round(inter / max(line.area, 1e-6), 3), inter / max(region.area, 1e-6))
+            # Most of the line inside first (in 5 % steps: a box a few pixels wider than its region, as
+            # OCR lines of a padded crop are, still counts as inside); among regions holding it, the one
+            # it fills most: a region nested in another owns its own lines.
+            score = (round(inter / max(line.area, 1e-6) * 20) / 20, inter / max(region.area, 1e-6))
             if best is None or score > best[0]:
                 best = (score, k)
         owners.append(best[1] if best else None)

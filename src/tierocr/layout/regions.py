@@ -24,6 +24,7 @@ from tierocr.layout.crops import crop
 from tierocr.layout.detector import Region
 from tierocr.layout.reading_order import Line
 from tierocr.layout.region_geometry import (
+    assign_owners,
     crosses,
     ink_coverage,
     join_region_lines,
@@ -90,6 +91,10 @@ class RegionContext:
     check_ink: bool = False
     #: id(line) → the box of the one region that owns it (see :func:`assign_owners`).
     owner: Mapping[int, BBox] = field(default_factory=dict)
+    #: Every region's box: lines a crop's OCR finds are kept only where the region owns them.
+    regions: Sequence[BBox] = ()
+    #: ``text_lines`` are the PDF's words one by one (pdfminer's), not PDFium's lines.
+    word_lines: bool = False
 
     def lines_of(self, region: BBox, lines: Sequence[_L]) -> list[_L]:
         """The lines owned by the region; without an ownership table, those lying mostly inside it."""
@@ -179,6 +184,11 @@ class RegionRecognizer:
                 )
                 for ln in self._engine.recognize(crop(ctx.image, padded).convert("RGB"))
             ]
+        if ctx.regions and ctx.ocr_lines is None:
+            # A crop reaches into its neighbours (the padding, a detector box drawn over a running head):
+            # what it reads there belongs to the region that owns it, which reads it itself.
+            owners = assign_owners([ln.bbox for ln in found], ctx.regions)
+            found = [ln for ln, k in zip(found, owners, strict=True) if k is None or ctx.regions[k] == box]
         lines = [ln for ln in found if ln.text.strip() and (ln.confidence is None or ln.confidence >= floor)]
         scores = [ln.confidence for ln in lines if ln.confidence is not None]
         return lines, (sum(scores) / len(scores) if scores else None)
@@ -279,7 +289,10 @@ class RegionRecognizer:
         when available, else the text layer's lines, else OCR. A scanned page's OCR layer places its
         glyphs loosely, and pdfplumber's words there come apart letter by letter ("S i nc e")."""
         born_digital = ctx.pdf_page is not None and ctx.text_lines and not ctx.check_ink
-        if born_digital and self._layer_lines(ctx, box) is not None:
+        # Words the page already holds one by one are the region's own (the same list the word check
+        # counts); cutting the PDF's words out of the box again would drop those crossing its edge and
+        # take in those its neighbours own.
+        if born_digital and not ctx.word_lines and self._layer_lines(ctx, box) is not None:
             words = pdf_words(ctx.pdf_page, box, ctx.dpi)
             if words:
                 return [_shift_word(w, box) for w in words], 1.0, _TEXT_LAYER

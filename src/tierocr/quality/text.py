@@ -79,6 +79,10 @@ def _is_garbage(ch: str, prefixes: tuple[str, ...]) -> bool:
 
 #: A script holding this share of a page's letters is the page's own script, configured or not.
 _DOMINANT_SCRIPT = 0.6
+#: Scripts only the engine router's Tesseract writes (RapidOCR's model has none of their letters): a page
+#: in one of them was read so on purpose. Han or Kana on a page configured for Latin may be RapidOCR
+#: hallucinating its home scripts over a misread page, and stays suspect.
+_ROUTED_SCRIPTS = frozenset({"HANGUL", "ARABIC", "HEBREW", "CYRILLIC", "GREEK", "DEVANAGARI", "THAI"})
 
 
 def dominant_script(text: str) -> str | None:
@@ -100,11 +104,11 @@ def dominant_script(text: str) -> str | None:
 
 def garbage_ratio(text: str, languages: list[str]) -> float:
     """Share of characters that no page in the configured languages, or in the page's own dominant
-    script, is made of: a page read in a script nobody configured (the engine router found it) is not
-    garbage when it is consistently in that script; letters scattered over several scripts are."""
+    script, is made of: a page the engine router read in a script nobody configured (Korean, Arabic...)
+    is not garbage when it is consistently in that script; letters scattered over several scripts are."""
     prefixes = allowed_prefixes(languages)
     own = dominant_script(text)
-    if own is not None and not own.startswith(prefixes):
+    if own in _ROUTED_SCRIPTS and not own.startswith(prefixes):
         prefixes = (*prefixes, own)
     chars = [c for c in text if not c.isspace() and c != "\u200c"]  # ZWNJ is part of Persian spelling
     if not chars:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -59,14 +60,11 @@ class AppState:
         self.metrics = Metrics()
         self.pool = PipelinePool(settings, pipeline_factory)
         self.executor = ThreadPoolExecutor(settings.server.workers, thread_name_prefix="tierocr-ocr")
-        self.store = JobStore(settings.data_dir, on_change=self._job_changed)
+        self.store = JobStore(settings.data_dir, on_change=self._job_changed, db=settings.server.jobs_db)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._job_waiters: dict[str, set[asyncio.Event]] = {}
         self.runner = JobRunner(
-            self.store,
-            self._process_job,
-            workers=settings.server.job_workers,
-            max_attempts=settings.server.job_max_attempts,
+            self.store, self._job_pipeline, self._job_result, settings=settings, on_page=self._count_page
         )
         self.fetcher: Fetcher = fetcher or fetch_url
         self._engine_factory = engine_factory
@@ -232,21 +230,23 @@ class AppState:
         finally:
             self.metrics.documents_in_flight.dec()
 
-    def _process_job(
-        self, record: JobRecord, path: Path, cancel: threading.Event, progress: Callable[[int, int], None]
-    ) -> dict[str, Any]:
+    @contextmanager
+    def _job_pipeline(self, record: JobRecord) -> Iterator[Any]:
+        """A pooled pipeline for a job's options, counted as a document in flight while it runs."""
         opts = record.options
-        doc = self.parse(
-            path,
-            name=record.name,
-            pages=opts.get("pages"),
-            options=RunOptions(escalate=opts.get("escalate"), enable_layout=opts.get("enable_layout")),
-            cancel=cancel,
-            max_pages=self.settings.server.max_job_pages,
-            on_header=lambda _doc, total: progress(0, total),
-            on_page=lambda _page, done, total: progress(done, total),
-        )
-        return document_payload(doc, self.settings, opts.get("format", "both"))
+        options = RunOptions(escalate=opts.get("escalate"), enable_layout=opts.get("enable_layout"))
+        self.metrics.documents_in_flight.inc()
+        try:
+            with self.pool.lease(options) as pipeline:
+                yield pipeline
+        finally:
+            self.metrics.documents_in_flight.dec()
+
+    def _job_result(self, record: JobRecord, doc: Document) -> dict[str, Any]:
+        return document_payload(doc, self.settings, record.options.get("format", "both"))
+
+    def _count_page(self, page: Page) -> None:
+        self.metrics.pages.labels(str(page.tier)).inc()
 
 
 def get_state(request: Request) -> AppState:

@@ -16,21 +16,16 @@ from typing import Any
 from tierocr.config import Settings
 from tierocr.config.vlm import Escalate
 from tierocr.document import Document, Page
-from tierocr.errors import TierOcrError
+
+# LimitExceededError and CancelledError live in tierocr.errors, where the job runner (which must not
+# import the server) raises them too; they are imported here for the server's modules.
+from tierocr.errors import CancelledError, LimitExceededError, TierOcrError
 
 PipelineFactory = Callable[[Settings], Any]
 
 
-class LimitExceededError(TierOcrError):
-    """A request asks for more than this server is configured to do (pages, pixels, bytes)."""
-
-
 class PageRangeError(TierOcrError):
     """The page range does not fit the document."""
-
-
-class CancelledError(TierOcrError):
-    """The caller went away (or asked to stop); the remaining pages were not parsed."""
 
 
 @dataclass(frozen=True, slots=True)
