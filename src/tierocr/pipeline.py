@@ -25,7 +25,7 @@ from tierocr.config import Settings
 from tierocr.document import FATAL_STAGES, Document, Page, PageError, Provenance, Tier
 from tierocr.engines import OcrEngine, create_engine
 from tierocr.engines.deskew import deskew, measure_skew
-from tierocr.engines.device import CPU_PROVIDER, CUDA_PROVIDER, resolve_device
+from tierocr.engines.device import CPU_PROVIDER, CUDA_PROVIDER, planned_compute, resolve_device
 from tierocr.engines.orientation import OrientationFixer
 from tierocr.errors import EngineUnavailableError
 from tierocr.escalation import Escalator, gate_page
@@ -182,42 +182,29 @@ class Pipeline:
         metadata and the API. On CUDA the models are loaded to ask them; on the CPU nothing is loaded."""
         if self._processes is not None and self._processes.compute is not None:
             return dict(self._processes.compute)
-        device = self.device
-        expected = CUDA_PROVIDER if device.cuda else CPU_PROVIDER
-        providers: dict[str, str] = {}
+        report = planned_compute(self.settings, self.device)
+        if not self.device.cuda:
+            return report
+        providers = report["providers"]
         components: list[Any] = []
-        if self.settings.ocr.engine in ("rapidocr", "auto"):
-            engine = self.engine if device.cuda else self._engine
-            report = getattr(engine, "providers", None)
-            providers.update(report() if callable(report) else {"ocr_det": expected, "ocr_rec": expected})
-            if self.settings.ocr.engine == "auto":
-                providers.setdefault("ocr_tesseract", "tesseract (CPU)")
+        if "ocr_det" in providers:
+            engine = self.engine
+            asked = getattr(engine, "providers", None)
+            providers.update(asked() if callable(asked) else {})
             components.append(engine)
-        else:
-            providers["ocr"] = f"{self.settings.ocr.engine} (CPU)"
-        if self.settings.layout.enabled:
-            if self.settings.layout.detector == "rapid":
-                detector = getattr(self.layout if device.cuda else self._layout, "detector", None)
-                providers["layout"] = getattr(detector, "provider", None) or expected
-                components.append(detector)
-            else:
-                providers["layout"] = f"{self.settings.layout.detector} (torch)"
+        if self.settings.layout.enabled and self.settings.layout.detector == "rapid":
+            detector = getattr(self.layout, "detector", None)
+            providers["layout"] = getattr(detector, "provider", None) or providers["layout"]
+            components.append(detector)
         if self._orientation is not None:
-            if device.cuda:
-                self._orientation.load()
+            self._orientation.load()
             providers["orientation"] = CUDA_PROVIDER if self._orientation.device.cuda else CPU_PROVIDER
             components.append(self._orientation)
-        fallbacks = [device.fallback] if device.fallback else []
         for component in components:
             reason = getattr(getattr(component, "device", None), "fallback", None)
-            if reason and reason not in fallbacks:
-                fallbacks.append(reason)
-        return {
-            "requested": self.settings.ocr.device,
-            "device": device.name,
-            "providers": providers,
-            "fallback": fallbacks,
-        }
+            if reason and reason not in report["fallback"]:
+                report["fallback"].append(reason)
+        return report
 
     def parse(
         self, source: Path | str | bytes, *, name: str | None = None, pages: str | None = None

@@ -8,23 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tierocr import __version__
 from tierocr.batch.store import PageStore
 from tierocr.config import InputSettings, Settings
 from tierocr.document import Document
-from tierocr.inputs import LoadedDocument, open_document
+from tierocr.engines.device import planned_compute
+from tierocr.inputs import open_document
+from tierocr.parallel import document_header
 from tierocr.parse_command import OutputFormat, write_outputs
-
-
-def document_header(loaded: LoadedDocument) -> Document:
-    """What is known of a document before its first page is read; the header `tierocr parse` writes
-    (issue 13's ``tierocr.parallel.document_header`` is the same function, once merged)."""
-    return Document(
-        source=loaded.name,
-        mime_type=loaded.mime_type,
-        page_count=loaded.page_count,
-        metadata={"tierocr_version": __version__, "pages_selected": loaded.selected},
-    )
 
 
 def open_header(
@@ -41,7 +31,10 @@ def assemble(store: PageStore, doc_id: str, settings: Settings) -> Document:
     if header is None:
         raise ValueError(f"document {doc_id} was never opened")
     pages = list(store.page_results(doc_id, float(settings.input.dpi)))
-    return header.model_copy(update={"pages": pages})
+    # Where the models were configured to run, as `tierocr parse` reports it (the workers' own answer on
+    # a card that fell back is not collected here).
+    metadata = {**header.metadata, "compute": planned_compute(settings)}
+    return header.model_copy(update={"pages": pages, "metadata": metadata})
 
 
 def write_document(

@@ -14,7 +14,10 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from tierocr.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +159,28 @@ def orientation_model(device: Device, threads: int = 0) -> tuple[Any, Device]:
     if confirmed is not device:
         model = make(confirmed)
     return model, confirmed
+
+
+def planned_compute(settings: Settings, device: Device | None = None) -> dict[str, Any]:
+    """Where each model of ``settings`` is configured to run, without loading any: the report on the CPU
+    (where nothing can fall back), and what a card is expected to give before the models are asked."""
+    device = device or resolve_device(settings.ocr.device, warn=False)
+    expected = CUDA_PROVIDER if device.cuda else CPU_PROVIDER
+    providers: dict[str, str] = {}
+    if settings.ocr.engine in ("rapidocr", "auto"):
+        providers.update(ocr_det=expected, ocr_rec=expected)
+        if settings.ocr.engine == "auto":
+            providers["ocr_tesseract"] = "tesseract (CPU)"
+    else:
+        providers["ocr"] = f"{settings.ocr.engine} (CPU)"
+    if settings.layout.enabled:
+        rapid = settings.layout.detector == "rapid"
+        providers["layout"] = expected if rapid else f"{settings.layout.detector} (torch)"
+    if settings.ocr.fix_rotation:
+        providers["orientation"] = expected
+    return {
+        "requested": settings.ocr.device,
+        "device": device.name,
+        "providers": providers,
+        "fallback": [device.fallback] if device.fallback else [],
+    }
