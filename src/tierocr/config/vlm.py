@@ -127,7 +127,11 @@ class GateSettings(BaseModel):
         4, ge=0, description="Text regions read a second time by the other engine (0: no second read)."
     )
     agreement_text_layer_samples: int = Field(
-        2, ge=0, description="Regions read a second time on a page taken mostly from its text layer."
+        0,
+        ge=0,
+        description="Regions read a second time on a page taken mostly from its text layer. 0 by default: "
+        "a usable layer's words are exact, a second OCR read there measures OCR noise, and it cost 43% of a "
+        "born-digital page's time (docs/throughput.md).",
     )
     agreement_table_samples: int = Field(
         2, ge=0, description="Table regions read a second time as plain lines."
