@@ -31,6 +31,10 @@ def test_a_running_head_carrying_its_page_number_is_furniture_but_a_numbered_hea
     heading = Line(text="1 Introduction", bbox=box(100, 150, 400, 174))
     kinds = [b.kind for b in lines_to_blocks([heading, *_body(186)], W, H, PROV)]
     assert BlockKind.HEADER not in kinds
+    # A table's first row ends in figures, not in a page number.
+    figures = Line(text="Age (median) 0.716", bbox=box(100, 150, 600, 174))
+    kinds = [b.kind for b in lines_to_blocks([figures, *_body(186)], W, H, PROV)]
+    assert BlockKind.HEADER not in kinds
 
 
 def test_small_type_in_a_corner_near_the_foot_is_a_footer() -> None:

@@ -29,9 +29,10 @@ PAGE_NUMBER = re.compile(
 #: as books print "400 BRITISH HUSBANDRY. [Ch. XIX." A single digit is left alone: "1 Introduction" at
 #: the top of a page is a numbered heading.
 _RUNNING_HEAD = re.compile(
-    r"^\s*(?:\d{2,4}|[ivxlcdm]{2,6})[\s.,:|]+\S.*$|^.*\S[\s.,:|]+(?:\d{2,4}|[ivxlcdm]{2,6})\.?\s*$",
+    r"^\s*(?:\d{2,4}|[ivxlcdm]{2,6})\s+[^\W\d].*$|^.*[^\W\d][.\])]?\s+(?:\d{2,4}|[ivxlcdm]{2,6})\s*$",
     re.IGNORECASE,
 )
+_NUMBER = re.compile(r"\d")
 _MAX_HEAD_WORDS = 10
 _MAX_CORNER_WORDS = 6
 #: Share of the page width at each side where sideways margin text stands.
@@ -111,6 +112,8 @@ def mark_furniture(
                 and _in_band(box, top, CORNER_BAND, page_height)
                 and len(text.split()) <= _MAX_HEAD_WORDS
                 and _RUNNING_HEAD.match(text) is not None
+                # One number, the page's: a row of figures (a table's first or last) is no running head.
+                and sum(1 for token in text.split() if _NUMBER.search(token)) == 1
             )
             banded = _in_band(box, top, FURNITURE_BAND, page_height)
             if head or (banded and ((k < best_k and best_gap >= body_height) or PAGE_NUMBER.match(text))):
