@@ -51,3 +51,23 @@ def test_born_digital_vs_scanned_pdf_pages(settings: Settings) -> None:
         layer = next(iter(doc.iter_pages())).text_layer
         assert layer is not None and layer.char_count == 0
         assert not is_usable(layer, settings.text_layer)[0]
+
+
+def test_accents_drawn_as_glyphs_of_their_own_go_back_on_their_letters() -> None:
+    from tierocr.inputs.textlayer import compose_accents
+
+    # TeX sets "Mináč" as M i n a c plus a ´ over the a and a ˇ over the c, read in drawing order with
+    # spaces around them; the boxes are (x0, y0, x1, y1) in pixels.
+    chars = ["M", "i", "n", " ", "\u00b4", " ", "a", "c", " ", "\u02c7", " ", "s", "o"]
+    boxes = [
+        (0, 10, 10, 30), (10, 10, 14, 30), (14, 10, 22, 30), None, (24, 8, 29, 14), None,
+        (22, 10, 30, 30), (30, 10, 38, 30), None, (31, 8, 37, 14), None, (44, 10, 50, 30), (50, 10, 56, 30),
+    ]  # fmt: skip
+    assert " ".join(compose_accents(chars, boxes).split()) == "Mináč so"  # the line collapses spaces
+    # A caret or a backquote beside letters, overlapping none of them, stays what it is.
+    code = ["x", "^", "2", " ", "`", "a", "`"]
+    spaced = [
+        (0, 0, 8, 20), (8, 0, 14, 20), (14, 0, 22, 20), None,
+        (30, 0, 36, 20), (36, 0, 44, 20), (44, 0, 50, 20),
+    ]  # fmt: skip
+    assert compose_accents(code, spaced) == "x^2 `a`"

@@ -77,13 +77,14 @@ def _read_text_layer(page: pdfium.PdfPage, scale: float) -> TextLayer:
         n_chars = textpage.count_chars()
         lines: list[TextLine] = []
         chars: list[str] = []
+        char_boxes: list[_Box | None] = []  # one per entry of chars: None for spaces and generated ones
         boxes: list[tuple[float, float, float, float]] = []
         heights: list[float] = []
         bad = 0
         counted = 0
 
         def flush() -> None:
-            text = "".join(chars).strip()
+            text = compose_accents(chars, char_boxes).strip()
             if text and boxes:
                 x0 = min(b[0] for b in boxes)
                 y0 = min(b[1] for b in boxes)
@@ -97,6 +98,7 @@ def _read_text_layer(page: pdfium.PdfPage, scale: float) -> TextLayer:
                     )
                 )
             chars.clear()
+            char_boxes.clear()
             boxes.clear()
             heights.clear()
 
@@ -115,6 +117,7 @@ def _read_text_layer(page: pdfium.PdfPage, scale: float) -> TextLayer:
                 # PDFium's mark for a soft hyphen, which it leaves in place of the line break: end the line
                 # with a hyphen so that paragraph joining mends the word.
                 chars.append("-")
+                char_boxes.append(None)
                 flush()
                 continue
             if ch in "\r\n":
@@ -136,6 +139,7 @@ def _read_text_layer(page: pdfium.PdfPage, scale: float) -> TextLayer:
                     if boxes and _starts_new_line(boxes[-1], box):
                         flush()  # a layer without line breaks (an OCR'd scan's) wraps here all the same
             chars.append(ch)
+            char_boxes.append(box)
             if box is not None:
                 boxes.append(box)
                 heights.append(box[3] - box[1])
@@ -143,6 +147,81 @@ def _read_text_layer(page: pdfium.PdfPage, scale: float) -> TextLayer:
     finally:
         textpage.close()
     return TextLayer(lines=lines, char_count=counted, bad_char_count=bad)
+
+
+#: Spacing accents a PDF may draw as glyphs of their own above a letter (TeX's Type 1 fonts do), and the
+#: combining mark each stands for.
+_ACCENTS = {
+    "\u00b4": "\u0301",  # acute
+    "`": "\u0300",  # grave
+    "\u02c6": "\u0302",  # circumflex
+    "^": "\u0302",
+    "\u02dc": "\u0303",  # tilde
+    "\u00a8": "\u0308",  # diaeresis
+    "\u02c7": "\u030c",  # caron
+    "\u02d8": "\u0306",  # breve
+    "\u02d9": "\u0307",  # dot above
+    "\u02da": "\u030a",  # ring above
+    "\u00b8": "\u0327",  # cedilla
+    "\u02db": "\u0328",  # ogonek
+    "\u02dd": "\u030b",  # double acute
+    "\u00af": "\u0304",  # macron
+}
+
+
+def compose_accents(chars: list[str], boxes: list[_Box | None]) -> str:
+    """The line's text with accents drawn as separate glyphs put back on their letters.
+
+    TeX sets "Mináč" as M-i-n-a-c with a ´ and a ˇ glyph placed over the a and the c; PDFium reads those
+    as characters of their own, in drawing order, often with spaces around them ("Min ´ a´c ˇ"). Each
+    spacing accent goes to the letter its box overlaps most, as the combining mark it stands for; spaces
+    it leaves between two touching letters go too; the result is NFC (á, č).
+    """
+    accents = [i for i, ch in enumerate(chars) if ch in _ACCENTS and boxes[i] is not None]
+    if not accents:
+        return "".join(chars)
+    marks: dict[int, str] = {}
+    removed: set[int] = set()
+    for i in accents:
+        box = boxes[i]
+        assert box is not None
+        best, best_overlap = None, 0.3 * max(box[2] - box[0], 1e-6)
+        for j, other in enumerate(boxes):
+            if other is None or j == i or not chars[j].isalpha():
+                continue
+            overlap = min(box[2], other[2]) - max(box[0], other[0])
+            if overlap > best_overlap:
+                best, best_overlap = j, overlap
+        if best is not None:
+            marks[best] = marks.get(best, "") + _ACCENTS[chars[i]]
+            removed.add(i)
+    if not removed:
+        return "".join(chars)
+    kept = [i for i in range(len(chars)) if i not in removed]
+    out: list[str] = []
+    for k, i in enumerate(kept):
+        ch = chars[i]
+        if ch.isspace() and _inside_word(kept, k, chars, boxes, removed):
+            continue
+        out.append(ch + marks.get(i, ""))
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def _inside_word(
+    kept: list[int], k: int, chars: list[str], boxes: list[_Box | None], removed: set[int]
+) -> bool:
+    """A space next to a removed accent, between two letters whose glyphs touch: not a word break."""
+    i = kept[k]
+    if not any(j in removed for j in (i - 1, i + 1)):
+        return False
+    before = next((kept[m] for m in range(k - 1, -1, -1) if not chars[kept[m]].isspace()), None)
+    after = next((kept[m] for m in range(k + 1, len(kept)) if not chars[kept[m]].isspace()), None)
+    if before is None or after is None or boxes[before] is None or boxes[after] is None:
+        return False
+    left, right = boxes[before], boxes[after]
+    assert left is not None and right is not None
+    height = max(left[3] - left[1], right[3] - right[1], 1e-6)
+    return right[0] - left[2] < 0.15 * height
 
 
 def _starts_new_line(previous: _Box, box: _Box) -> bool:
