@@ -95,6 +95,28 @@ def test_agreement_fires_when_the_second_engine_disagrees() -> None:
     assert all(w <= 600 and h <= 50 for w, h in reader.crops)  # crops scaled to the image
 
 
+def test_text_layer_page_with_no_samples_gets_no_second_read() -> None:
+    """The default spends no second read on a text-layer page: k = 0 samples nothing, not divide by it."""
+    layer = Provenance(tier=Tier.TEXT_LAYER, engine="pdfium")
+    blocks = [
+        Block(
+            kind=BlockKind.TEXT,
+            text=SENTENCE,
+            bbox=BBox(x0=40, y0=40 + 80 * i, x1=1100, y1=100 + 80 * i),
+            provenance=layer,
+        )
+        for i in range(6)
+    ]
+    page, reader = page_of(*blocks), FakeReader([SENTENCE])
+    settings = GateSettings(agreement_text_layer_samples=0)
+    result = measure_agreement(page, Image.new("RGB", (600, 800), "white"), reader, settings)  # type: ignore[arg-type]
+    assert result.samples == 0 and result.text_distance is None and reader.crops == []
+    sampled = measure_agreement(  # type: ignore[arg-type]
+        page, Image.new("RGB", (600, 800), "white"), reader, GateSettings(agreement_text_layer_samples=2)
+    )
+    assert len(reader.crops) == 2 and sampled.text_distance == 0.0
+
+
 def test_no_second_read_in_a_script_the_second_engine_lacks() -> None:
     """A second read in the wrong script disagrees with every right first read: no signal, not a false one."""
     reader = SecondReader(OcrSettings(languages=["en", "xx-no-such-language"]), primary="rapidocr")

@@ -148,7 +148,9 @@ class Agreement:
 
 def _sample(candidates: list[int], k: int) -> list[int]:
     """``k`` of the candidates spread evenly over reading order (deterministic: the same page, the same
-    sample)."""
+    sample). ``k`` of 0 samples nothing: it is how a setting turns the second read off."""
+    if k <= 0:
+        return []
     if len(candidates) <= k:
         return candidates
     step = len(candidates) / k
