@@ -148,6 +148,8 @@ async def stream_document(
                         "source": header.source,
                         "page_count": header.page_count,
                         "pages_parsed": len(value.result().pages),
+                        # known only at the end (which device and models read it): the header's, completed
+                        "metadata": value.result().metadata,
                         "tiers": tiers,
                         "seconds": round(time.perf_counter() - started, 3),
                     },

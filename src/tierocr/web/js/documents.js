@@ -102,6 +102,7 @@ export class DocumentView {
     } else if (kind === "page") {
       this.addPage(data);
     } else if (kind === "summary") {
+      if (data.metadata !== undefined) this.header = { ...this.header, metadata: data.metadata };
       this.progress.value = this.progress.max;
       this.setState("done", `${data.pages_parsed} of ${data.page_count} pages in ${data.seconds.toFixed(1)} s`);
       this.showTiers(data.tiers);
