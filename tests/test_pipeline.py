@@ -70,22 +70,19 @@ def test_no_text_layer_flag_forces_ocr(settings: Settings) -> None:
 
 
 class _Exploding(OcrEngine):
+    """Crashes on the squarer of the two pages, whichever order the workers reach them in."""
+
     name = "exploding"
 
-    def __init__(self) -> None:
-        self.calls = 0
-
     def recognize(self, image: Image.Image) -> list[OcrLine]:
-        self.calls += 1
-        if self.calls == 1:
+        if image.width / image.height < 1.6:
             raise RuntimeError("engine crashed")
         return []
 
 
 def test_engine_failure_keeps_the_page_and_the_rest(settings: Settings) -> None:
-    blank = Image.new("RGB", (400, 300), "white")
-    engine = _Exploding()
-    doc = Pipeline(settings, engine=engine).parse(image_pdf([blank, blank]))
+    square, wide = Image.new("RGB", (400, 300), "white"), Image.new("RGB", (600, 300), "white")
+    doc = Pipeline(settings, engine=_Exploding()).parse(image_pdf([square, wide]))
     assert len(doc.pages) == 2
     assert doc.pages[0].errors and "engine crashed" in doc.pages[0].errors[0].message
     assert doc.pages[1].errors == [] and doc.pages[1].tier is Tier.OCR
