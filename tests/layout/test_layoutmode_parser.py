@@ -113,6 +113,28 @@ def test_text_regions_use_the_text_layer_where_it_covers_the_ink() -> None:
     assert engine.calls == 1
 
 
+def test_a_region_drawn_around_a_nested_one_keeps_the_text_layer() -> None:
+    """On a scan with an OCR layer, the ink of a nested region's lines is covered by the layer even though
+    those lines belong to the nested region: the outer region must not fall back to OCR for it."""
+    image = Image.new("RGB", PAGE, "white")
+    draw = ImageDraw.Draw(image)
+    texts = [f"line number {i} of the page" for i in range(8)]
+    lines = []
+    for i, text in enumerate(texts):
+        y = 160 + 40 * i
+        draw.text((110, y), text, fill="black", font=font(20))
+        lines.append(TextLine(text, box(108, y - 2, 420, y + 25), 20.0))
+    layer = TextLayer(lines=lines, char_count=sum(map(len, texts)), bad_char_count=0, image_coverage=1.0)
+    # The outer box holds all eight lines; the inner one (a table, say) the last six.
+    regions = [Region("text", 0.9, box(100, 150, 480, 480)), Region("text", 0.8, box(100, 230, 480, 480))]
+    engine = ScriptedEngine([OcrLine("ocr words", box(5, 5, 100, 25), 0.9)])
+    parser = LayoutParser(_settings(region_ocr="crop"), engine, ScriptedDetector(regions))
+    page = parser.parse_page(image, number=1, dpi=100, text_layer=layer)
+    assert engine.calls == 0
+    assert all(b.provenance.tier is Tier.TEXT_LAYER for b in page.blocks if b.text)
+    assert " ".join(b.text for b in page.blocks).split() == " ".join(texts).split()
+
+
 def test_crop_mode_recognises_each_region_on_its_own_crop() -> None:
     regions = [Region("text", 0.9, box(100, 150, 480, 500)), Region("figure", 0.9, box(520, 150, 900, 500))]
     engine = ScriptedEngine([OcrLine("crop line", box(5, 5, 100, 25), 0.9)])

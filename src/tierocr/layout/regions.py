@@ -136,7 +136,11 @@ class RegionRecognizer:
             return None
         if not ctx.check_ink:
             return inside
-        coverage = ink_coverage(ctx.image, box, [line.bbox for line in inside])
+        # All the layer's lines over the region count as covering its ink, not only those it owns: a
+        # detection drawn around a nested one (a table inside a text box) holds ink the layer does read,
+        # in the region that owns it.
+        over = [ln.bbox for ln in ctx.text_lines if _overlaps(ln.bbox, box)]
+        coverage = ink_coverage(ctx.image, box, over)
         return inside if coverage >= self._settings.layout.text_layer_min_coverage else None
 
     def _text_share(self, ctx: RegionContext, box: BBox) -> float:
@@ -383,3 +387,7 @@ def _shift_word(word: Word, box: BBox) -> Word:
     return Word(
         text=word.text, bbox=BBox(x0=b.x0 - box.x0, y0=b.y0 - box.y0, x1=b.x1 - box.x0, y1=b.y1 - box.y0)
     )
+
+
+def _overlaps(a: BBox, b: BBox) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
