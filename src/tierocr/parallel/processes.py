@@ -14,27 +14,20 @@ worker takes its place.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import logging
-import multiprocessing
 import signal
-import threading
-from collections import OrderedDict, deque
-from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from collections import OrderedDict
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tierocr.config import Settings
 from tierocr.layout.pdf_pages import PdfPages
+from tierocr.parallel.pool import PoolWorker, ProcessPool
 from tierocr.parallel.work import PageResult, lost_page, read_page
 
 if TYPE_CHECKING:
     from tierocr.inputs import LoadedDocument
-
-log = logging.getLogger(__name__)
 
 #: Pages sent to one worker before it has returned the first: one read, one waiting, so it never idles.
 _PER_WORKER = 2
@@ -53,136 +46,24 @@ class PageJob:
     table_path: str | None = None
 
 
-@dataclass(eq=False)
-class _Worker:
-    process: Any
-    conn: Connection
-    outstanding: dict[int, tuple[PageJob, Future[PageResult]]] = field(default_factory=dict)
-
-
-class ProcessPages:
+class ProcessPages(ProcessPool[PageJob, PageResult]):
     """A pool of page-reading worker processes; ``submit`` is safe from any thread."""
 
     def __init__(self, settings: Settings, workers: int) -> None:
-        self._settings = settings
-        self._context = multiprocessing.get_context("spawn")
-        self._lock = threading.Lock()
-        self._ids = itertools.count()
-        self._backlog: deque[tuple[int, PageJob, Future[PageResult]]] = deque()
-        self._closed = False
-        self._wake_read, self._wake_write = self._context.Pipe(duplex=False)
-        self._workers = [self._spawn() for _ in range(max(1, workers))]
-        #: Workers started so far, replacements included.
-        self.started = len(self._workers)
         #: What the workers report of their device and models (:meth:`Pipeline.compute_info`).
         self.compute: dict[str, Any] | None = None
-        self._reader = threading.Thread(target=self._read, name="tierocr-page-processes", daemon=True)
-        self._reader.start()
+        super().__init__(settings, workers, worker_main, per_worker=_PER_WORKER, name="tierocr-page-worker")
 
-    def _spawn(self) -> _Worker:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(
-            target=worker_main, args=(self._settings, child), name="tierocr-page-worker", daemon=True
-        )
-        process.start()
-        child.close()
-        return _Worker(process, parent)
+    def _lost(self, task: PageJob, reason: str) -> PageResult:
+        # A page is never lost from the document: it comes back empty, with why.
+        return lost_page(task.number, float(self._settings.input.dpi), reason)
 
-    def submit(self, job: PageJob) -> Future[PageResult]:
-        future: Future[PageResult] = Future()
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the page worker processes were closed")
-            self._backlog.append((next(self._ids), job, future))
-            self._dispatch()
-        return future
+    def _report(self, worker: PoolWorker[PageJob, PageResult], report: Any) -> None:
+        self.compute = report
 
-    def _dispatch(self) -> None:
-        """Send waiting pages to the least busy workers (lock held)."""
-        while self._backlog:
-            worker = min(self._workers, key=lambda w: len(w.outstanding))
-            if len(worker.outstanding) >= _PER_WORKER:
-                return
-            task_id, job, future = self._backlog.popleft()
-            if future.cancelled():
-                continue
-            worker.outstanding[task_id] = (job, future)
-            try:
-                worker.conn.send((task_id, job))
-            except OSError:  # it died; the reader fails its pages and replaces it
-                return
-
-    def _read(self) -> None:
-        """The one thread that receives pages and notices dead workers."""
-        while True:
-            with self._lock:
-                if self._closed:
-                    return
-                by_conn = {w.conn: w for w in self._workers}
-                by_sentinel = {w.process.sentinel: w for w in self._workers}
-            ready = wait([self._wake_read, *by_conn, *by_sentinel])
-            with self._lock:
-                if self._closed:
-                    return
-                for conn in (obj for obj in ready if obj in by_conn):
-                    self._receive(by_conn[conn])
-                for sentinel in (obj for obj in ready if obj in by_sentinel):
-                    self._replace(by_sentinel[sentinel])
-                self._dispatch()
-
-    def _receive(self, worker: _Worker) -> None:
-        try:
-            while worker.conn.poll():
-                task_id, result, compute = worker.conn.recv()
-                self.compute = compute
-                _, future = worker.outstanding.pop(task_id)
-                _settle(future, result)
-        except (EOFError, OSError):
-            return  # its sentinel says the rest
-
-    def _replace(self, worker: _Worker) -> None:
-        """A worker died: what it sent before dying is kept, its other pages come back failed."""
-        self._receive(worker)
-        code = worker.process.exitcode
-        for job, future in worker.outstanding.values():
-            reason = f"page worker process died (exit code {code}) while reading this page"
-            log.error("%s: page %d: %s", job.name, job.number, reason)
-            _settle(future, lost_page(job.number, float(self._settings.input.dpi), reason))
-        worker.conn.close()
-        self._workers[self._workers.index(worker)] = self._spawn()
-        self.started += 1
-
-    def close(self, *, wait_for_pages: bool = True) -> None:
+    def close(self, *, wait_for_pages: bool = True) -> None:  # type: ignore[override]
         """Stop the workers: after the page each is reading, or at once (``wait_for_pages=False``)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            workers = list(self._workers)
-            for _, _, future in self._backlog:
-                future.cancel()
-            self._backlog.clear()
-        self._wake_write.send(None)
-        self._reader.join()
-        for worker in workers:
-            with contextlib.suppress(OSError):  # already gone
-                worker.conn.send(None)
-        for worker in workers:
-            if wait_for_pages:
-                worker.process.join(timeout=60)
-            if worker.process.is_alive():
-                worker.process.terminate()
-                worker.process.join(timeout=10)
-            worker.conn.close()
-            for job, future in worker.outstanding.values():
-                _settle(future, lost_page(job.number, float(self._settings.input.dpi), "stopped"))
-        self._wake_read.close()
-        self._wake_write.close()
-
-
-def _settle(future: Future[PageResult], result: PageResult) -> None:
-    with contextlib.suppress(InvalidStateError):  # cancelled by a run that stopped early
-        future.set_result(result)
+        super().close(join_timeout=60.0 if wait_for_pages else 0.0)
 
 
 class _Documents:
