@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import os
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from tierocr.errors import TierOcrError
+from tierocr.storage import LockHeldError, hold_lock_file
 
 if TYPE_CHECKING:
     from tierocr.batch.store import PageStore
@@ -69,19 +69,10 @@ def acquire_run_lock(store: PageStore, run_id: str) -> RunLock:
         return RunLock(conn=conn)
     if store.path is None:  # an in-memory database belongs to this process anyway
         return RunLock()
-    path = Path(f"{store.path}.{run_id}.lock")
-    handle = path.open("a+", encoding="ascii")
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
+        handle = hold_lock_file(Path(f"{store.path}.{run_id}.lock"))
+    except LockHeldError as exc:
         raise RunBusyError(
-            f"run {run_id} in {store.label} is in use by another tierocr process (pid {holder})"
+            f"run {run_id} in {store.label} is in use by another tierocr process (pid {exc.holder})"
         ) from exc
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
     return RunLock(handle=handle)

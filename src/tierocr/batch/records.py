@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from tierocr.batch.schema import DocStatus, PageStatus
 from tierocr.document import Page, PageError, Tier
 from tierocr.errors import TierOcrError
+from tierocr.storage import sqlalchemy_url
 
 
 class StoreError(TierOcrError):
@@ -18,15 +18,8 @@ class StoreError(TierOcrError):
 
 
 def store_url(db: str) -> str:
-    """A SQLAlchemy URL for a SQLite path or a postgres(ql):// URL (driven by the BSD-licensed pg8000)."""
-    for prefix in ("postgresql+pg8000://", "postgresql://", "postgres://"):
-        if db.startswith(prefix):
-            return "postgresql+pg8000://" + db[len(prefix) :]
-    if db.startswith("sqlite:"):
-        return db
-    if "://" in db:
-        raise StoreError(f"job store {db!r}: only SQLite paths and postgresql:// URLs are supported")
-    return f"sqlite:///{Path(db).expanduser()}"
+    """The job store's SQLAlchemy URL (see :func:`tierocr.storage.sqlalchemy_url`)."""
+    return sqlalchemy_url(db, "job store", StoreError)
 
 
 def encode_page(page: Page) -> bytes:

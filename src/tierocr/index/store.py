@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tierocr.document import Document, Page
 from tierocr.index.records import ChunkRecord, content_hash, load_page, page_hash, page_info, page_json
 from tierocr.index.schema import SCHEMA_VERSION, Schema
+from tierocr.storage import sqlalchemy_url
 
 _IN_BATCH = 500
 
@@ -47,15 +48,8 @@ class StoredDocument:
 
 
 def database_url(db: str) -> str:
-    """A SQLAlchemy URL for a SQLite path or a postgres(ql):// URL (driven by the BSD-licensed pg8000)."""
-    for prefix in ("postgresql+pg8000://", "postgresql://", "postgres://"):
-        if db.startswith(prefix):
-            return "postgresql+pg8000://" + db[len(prefix) :]
-    if db.startswith("sqlite:"):
-        return db
-    if "://" in db:
-        raise IndexStoreError(f"index {db!r}: only SQLite paths and postgresql:// URLs are supported")
-    return f"sqlite:///{Path(db).expanduser()}"
+    """The index's SQLAlchemy URL (see :func:`tierocr.storage.sqlalchemy_url`)."""
+    return sqlalchemy_url(db, "index", IndexStoreError)
 
 
 def _batches(items: Sequence[Any], size: int = _IN_BATCH) -> Iterable[Sequence[Any]]:

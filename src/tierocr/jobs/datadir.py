@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import os
 import shutil
 from pathlib import Path
 from typing import IO
 
 from tierocr.errors import TierOcrError
+from tierocr.storage import LockHeldError, hold_lock_file
 
 LOCK_NAME = "server.lock"
 
@@ -52,21 +52,13 @@ class DataDirLock:
         data_dir = Path(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / LOCK_NAME
-        handle = path.open("a+", encoding="ascii")
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
+            handle = hold_lock_file(path)
+        except LockHeldError as exc:
             raise DataDirBusyError(
-                f"data directory {data_dir} is in use by another tierocr server (pid {holder}); "
+                f"data directory {data_dir} is in use by another tierocr server (pid {exc.holder}); "
                 "stop it or give this one its own --data-dir"
             ) from exc
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
         return cls(path, handle)
 
     def release(self) -> None:
