@@ -55,6 +55,7 @@ def test_vlm_tasks_are_skipped_not_failed_on_a_classical_only_server() -> None:
     by = {s.name: s for s in report.steps}
     assert report.ok
     assert by["recognize table"].ok is None and "no VLM tier" in by["recognize table"].detail
+    assert by["health"].detail.endswith("ready: ocr=yes, vlm=not configured")
     assert by["5 concurrent images"].requests == 5 and by["5 concurrent images"].images == 5
     assert by["short PDF"].pages == 2 and by["short PDF"].figures()["pages_per_s"] is not None
 
@@ -62,6 +63,7 @@ def test_vlm_tasks_are_skipped_not_failed_on_a_classical_only_server() -> None:
 def test_a_vlm_server_must_answer_the_vlm_tasks() -> None:
     report = _run(_api(vlm=True))
     assert report.ok and all(s.ok for s in report.steps)
+    assert report.steps[0].detail.endswith("ready: ocr=yes, vlm=yes")
 
 
 def test_a_failing_route_fails_the_check() -> None:

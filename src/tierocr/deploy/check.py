@@ -174,10 +174,14 @@ class Checker:
             return step
         tiers = body.get("tiers", {})
         self.vlm_configured = bool(tiers.get("vlm", {}).get("configured"))
-        ready = {name: bool(t.get("ready")) for name, t in tiers.items()}
+        # A VLM tier that is not configured is "ready" (nothing to wait for) but does not exist: say so.
+        ready = {
+            name: "not configured" if t.get("configured") is False else "yes" if t.get("ready") else "no"
+            for name, t in tiers.items()
+        }
         step.ok = response.status_code == 200
         step.detail = f"HTTP {response.status_code}, version {body.get('version')}, ready: " + ", ".join(
-            f"{k}={'yes' if v else 'no'}" for k, v in ready.items()
+            f"{k}={v}" for k, v in ready.items()
         )
         return step
 
