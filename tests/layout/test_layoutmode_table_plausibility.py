@@ -165,6 +165,28 @@ def test_grid_rules_refuse_what_is_not_a_table_and_keep_what_is() -> None:
     )
 
 
+def test_a_currency_sign_flush_left_of_its_figure_is_one_cell_but_two_columns_in_one_cell_are_not() -> None:
+    """Financial tables set "$" at the left of a column and the figure at its right: one cell's text."""
+
+    def two_piece_rows(left: str) -> tuple[TableStructure, list[Word]]:
+        cells, words = [], []
+        for r, (label, figure) in enumerate([("Cost", "178"), ("Research", "3,423"), ("Total", "4,737")]):
+            y = r * 30
+            label_word = Word(label, box(0, y, 80, y + 20))
+            pieces = (Word(left, box(120, y, 130, y + 20)), Word(figure, box(200, y, 240, y + 20)))
+            cells += [
+                GridCell(row=r, col=0, bbox=box(0, y, 90, y + 20), text=label, words=(label_word,)),
+                GridCell(row=r, col=1, bbox=box(110, y, 250, y + 20), text=f"{left} {figure}", words=pieces),
+            ]
+            words += [label_word, *pieces]
+        return TableStructure(3, 2, cells), words
+
+    dollars, words = two_piece_rows("$")
+    assert measure(dollars, words).split_cells == 0.0
+    merged, words = two_piece_rows("7")  # a figure of another column swallowed by this one
+    assert measure(merged, words).split_cells == pytest.approx(0.5)
+
+
 def test_a_line_read_across_two_cells_is_split_between_them() -> None:
     cells = [
         GridCell(row=0, col=0, bbox=box(0, 0, 100, 20)),

@@ -38,6 +38,7 @@ from tierocr.layout.columns import (
 )
 from tierocr.layout.crops import crop, safe_name, save_crop
 from tierocr.layout.detector import LayoutDetector, Region, clip_region
+from tierocr.layout.figure_grids import figure_grid_regions
 from tierocr.layout.order import reading_order
 from tierocr.layout.reading_order import Line
 from tierocr.layout.region_geometry import assign_owners, overlap_share
@@ -155,6 +156,9 @@ class LayoutParser:
         owners = assign_owners(boxes, [r.bbox for r in regions])
         if not scanned:  # a scan's layer may miss ink its region holds: keep the detector's box there
             regions = tidy_text_regions(regions, as_lines, owners, self.tasks)
+            owners = assign_owners(boxes, [r.bbox for r in regions])
+        if word_lines:  # a PDF's words, one by one: their boxes show a grid of figures the detector missed
+            regions = figure_grid_regions(regions, as_lines, owners, self.tasks)
             owners = assign_owners(boxes, [r.bbox for r in regions])
         regions = _titles_not_headers(regions, owners, page_lines)
         regions = footnote_regions(regions, owners, page_lines, self.tasks, image.height)

@@ -12,6 +12,7 @@ else is read as text lines, and the reason is recorded.
 from __future__ import annotations
 
 import itertools
+import re
 import statistics
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,8 @@ from tierocr.layout.reading_order import Line
 from tierocr.layout.region_geometry import region_rows
 from tierocr.layout.tables.grid import GridCell, TableStructure, Word
 
+#: A currency sign standing alone: financial tables set it flush left of the column, apart from its figure.
+CURRENCY_SIGN = re.compile(r"^[$€£¥]$")
 #: A cell may wrap its text over this many printed lines (per row it spans) and still be a cell.
 _WRAP = 3
 #: Longest single word counted as a value (a number, a code) when values stack up in a cell.
@@ -138,11 +141,16 @@ class _PrintedLines:
 
     def split_cells(self) -> float:
         """Share of the filled cells holding two pieces of one printed line with a gap wider than the
-        text is tall between them: two columns' text merged into one cell."""
+        text is tall between them: two columns' text merged into one cell. A currency sign set flush
+        left of its column, far from the figure it belongs to ("$      178"), is one cell's text."""
         split = 0
         for _, _, members in self._cells():
             for (line_a, a), (line_b, b) in itertools.pairwise(members):
-                if line_a == line_b and b.bbox.x0 - a.bbox.x1 > max(a.bbox.height, b.bbox.height):
+                if (
+                    line_a == line_b
+                    and not CURRENCY_SIGN.match(a.text.strip())
+                    and b.bbox.x0 - a.bbox.x1 > max(a.bbox.height, b.bbox.height)
+                ):
                     split += 1
                     break
         return split / max(len(self.members), 1)
