@@ -11,7 +11,6 @@ fail with :class:`WorkerLostError`, so that the coordinator counts the try and h
 
 from __future__ import annotations
 
-import signal
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
@@ -20,7 +19,7 @@ from tierocr.batch.work import PageResult, PageTask, peak_rss_bytes, read_page
 from tierocr.config import Settings
 from tierocr.document import Page
 from tierocr.errors import TierOcrError
-from tierocr.parallel.pool import PoolWorker, ProcessPool
+from tierocr.parallel.pool import PoolWorker, ProcessPool, serve_tasks
 
 
 class WorkerLostError(TierOcrError):
@@ -74,22 +73,8 @@ class LocalWorkers(ProcessPool[PageTask, PageResult]):
 
 
 def worker_main(settings: Settings, conn: Connection) -> None:
-    """A worker process: read the pages it is sent until told to stop (None) or its parent goes away."""
-    # Ctrl-C reaches the whole process group; the coordinator decides how to stop, the workers wait.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A worker process: read the pages it is sent, each opening its document for that page alone."""
     from tierocr.pipeline import Pipeline
 
     pipeline = Pipeline(settings)
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        task_id, task = message
-        result = read_page(pipeline, task)
-        try:
-            conn.send((task_id, result, peak_rss_bytes()))
-        except (BrokenPipeError, OSError):
-            return
+    serve_tasks(conn, lambda task: read_page(pipeline, task), peak_rss_bytes)

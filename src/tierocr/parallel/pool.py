@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -52,6 +53,26 @@ class PoolWorker(Generic[TaskT, ResultT]):
     outstanding: dict[int, tuple[TaskT, Future[ResultT]]] = field(default_factory=dict)
     #: The largest resident memory the worker reported with a page, in bytes (0: it reports none).
     peak_rss: int = 0
+
+
+def serve_tasks(conn: Connection, read: Callable[[Any], Any], report: Callable[[], Any]) -> None:
+    """The worker side of the pool: read each task sent until told to stop (None) or the parent goes
+    away, and answer ``(task_id, read(task), report())``. Ctrl-C reaches the whole process group; the
+    parent decides how to stop, so the worker ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        task_id, task = message
+        result = read(task)
+        try:
+            conn.send((task_id, result, report()))
+        except OSError:  # the parent went away (a broken pipe is an OSError)
+            return
 
 
 def settle(future: Future[Any], result: Any) -> None:

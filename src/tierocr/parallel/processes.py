@@ -14,7 +14,6 @@ worker takes its place.
 
 from __future__ import annotations
 
-import signal
 from collections import OrderedDict
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tierocr.config import Settings
 from tierocr.layout.pdf_pages import PdfPages
-from tierocr.parallel.pool import PoolWorker, ProcessPool
+from tierocr.parallel.pool import PoolWorker, ProcessPool, serve_tasks
 from tierocr.parallel.work import PageResult, lost_page, read_page
 
 if TYPE_CHECKING:
@@ -100,24 +99,13 @@ class _Documents:
 
 
 def worker_main(settings: Settings, conn: Connection) -> None:
-    """A worker process: read the pages it is sent until told to stop (None) or its parent goes away."""
-    # Ctrl-C reaches the whole process group; the parent decides how to stop, the workers wait for it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A worker process: read the pages it is sent, keeping the last few documents open between them."""
     from tierocr.pipeline import Pipeline
 
     pipeline = Pipeline(settings)
     documents = _Documents(settings)
     try:
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                return
-            if message is None:
-                return
-            task_id, job = message
-            result = _read_job(pipeline, documents, job)
-            conn.send((task_id, result, pipeline.compute_info()))
+        serve_tasks(conn, lambda job: _read_job(pipeline, documents, job), pipeline.compute_info)
     finally:
         documents.close()
 
